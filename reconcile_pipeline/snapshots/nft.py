@@ -1,0 +1,101 @@
+"""Snapshots of the NFT layers: source images, database, Solana, Pinata."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from .. import clients
+from ..layers.errors import LayerError, LayerUnavailable
+from ..settings import Settings
+from .base import LayerStatus, Snapshot, records_frame, status_from, unavailable
+
+CHAIN_COLUMNS = [
+    "mint", "pda", "status", "error", "owner", "listed", "listing_status", "update_authority", "name", "symbol",
+    "uri", "seller_fee_basis_points", "primary_sale_happened", "is_mutable", "token_standard", "creators",
+]
+TX_COLUMNS = ["signature", "status", "slot", "err", "confirmation_status", "succeeded"]
+PIN_COLUMNS = ["cid", "name", "size", "date_pinned"]
+
+
+def snapshot_source_images(settings: Settings) -> Snapshot:
+    from ..layers.source_images import SourceImageRecord, scan_source_images
+
+    cfg = settings.source_images
+    records = scan_source_images(
+        cfg.assets_dir,
+        cfg.backup_dir,
+        cfg.supported_levels,
+        max_size_bytes=cfg.max_size_bytes,
+        max_pixels=cfg.max_pixels,
+        min_dimension=cfg.min_dimension,
+        max_dimension=cfg.max_dimension,
+    )
+    frame = records_frame(records, [f.name for f in dataclasses.fields(SourceImageRecord)])
+    frame["path"] = frame["path"].astype(str)
+    frame["backup_path"] = frame["backup_path"].astype(str)
+    return Snapshot(frame, status_from("source_images", frame))
+
+
+def snapshot_table(settings: Settings, reader: str) -> Snapshot:
+    """Read one database table with the named DatabaseClient reader (e.g. 'read_minting_operations')."""
+    client = clients.database_client(settings)
+    try:
+        frame = getattr(client, reader)()
+    except LayerUnavailable as exc:
+        return unavailable("database", exc, [])
+    finally:
+        client.close()
+    return Snapshot(frame, LayerStatus("database", rows=len(frame)))
+
+
+def _chain_row(read, listed: bool, listing_status: str) -> dict:
+    row = {"mint": read.mint, "pda": read.pda, "status": read.status, "error": read.error, "owner": read.owner,
+           "listed": listed, "listing_status": listing_status}
+    md = read.metadata
+    if md is not None:
+        row |= {name: getattr(md, name) for name in CHAIN_COLUMNS[7:-1]}
+        row["creators"] = [dataclasses.asdict(c) for c in md.creators] if md.creators else []
+    return row
+
+
+async def snapshot_chain_metadata(settings: Settings, db_mints: list[str]) -> Snapshot:
+    """Our mints listed by update authority, plus every mint the DB names (to catch foreign authorities)."""
+    async with clients.solana_client(settings) as solana:
+        listing_status, listed = "ok", {}
+        if settings.solana.update_authority:
+            try:
+                listed = {r.mint: r for r in await solana.metadata_by_update_authority(settings.solana.update_authority)}
+            except LayerError as exc:
+                listing_status = f"unavailable: {exc}"
+        by_mint = await solana.metadata_for_mints(sorted(set(db_mints) - set(listed)))
+    rows = [_chain_row(read, True, listing_status) for read in listed.values()]
+    rows += [_chain_row(read, False, listing_status) for read in by_mint.values()]
+    frame = pd.DataFrame(rows, columns=CHAIN_COLUMNS)
+    status = status_from("solana", frame)
+    if listing_status != "ok":
+        status.status, status.message = "degraded", listing_status
+    return Snapshot(frame, status)
+
+
+async def snapshot_tx_statuses(settings: Settings, signatures: list[str]) -> Snapshot:
+    async with clients.solana_client(settings) as solana:
+        reads = await solana.signature_statuses(sorted(set(signatures)))
+    frame = records_frame(list(reads.values()), TX_COLUMNS)
+    frame["err"] = frame["err"].map(lambda e: None if e is None else str(e))
+    return Snapshot(frame, status_from("solana", frame))
+
+
+async def snapshot_pins(settings: Settings) -> Snapshot:
+    async with clients.pinata_client(settings) as pinata:
+        try:
+            rows = await pinata.pin_list()
+        except LayerError as exc:
+            return unavailable("pinata", exc, PIN_COLUMNS)
+    frame = pd.DataFrame(
+        [{"cid": r["ipfs_pin_hash"], "name": (r.get("metadata") or {}).get("name"), "size": r.get("size"),
+          "date_pinned": r.get("date_pinned")} for r in rows],
+        columns=PIN_COLUMNS,
+    )
+    return Snapshot(frame, LayerStatus("pinata", rows=len(frame)))
