@@ -48,7 +48,10 @@ def url_policy(settings: Settings):
 
     ipfs = settings.ipfs
     return UrlPolicy(
-        ipfs.gateways, ipfs.known_gateway_hosts, allowlist=ipfs.url_allowlist, allow_private=ipfs.allow_private_addresses
+        ipfs.gateways,
+        ipfs.known_gateway_hosts,
+        allowlist=ipfs.url_allowlist,
+        allow_private=ipfs.allow_private_addresses,
     )
 
 

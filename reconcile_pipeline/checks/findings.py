@@ -68,12 +68,15 @@ def findings_from(
     return frame[FINDING_COLUMNS]
 
 
-def unknown_from(check_id: str, rows: pd.DataFrame, entity_id: str | pd.Series, reason: str | pd.Series) -> pd.DataFrame:
+def unknown_from(
+    check_id: str, rows: pd.DataFrame, entity_id: str | pd.Series, reason: str | pd.Series
+) -> pd.DataFrame:
     """Unknown findings: the check could not be judged because a layer could not be read."""
     reasons = reason if isinstance(reason, pd.Series) else pd.Series([reason] * len(rows), index=rows.index)
     with_reason = rows.assign(_reason=reasons.to_numpy())
-    return findings_from(check_id, with_reason, entity_id, status="unknown",
-                         details=lambda row: {"reason": row["_reason"]})
+    return findings_from(
+        check_id, with_reason, entity_id, status="unknown", details=lambda row: {"reason": row["_reason"]}
+    )
 
 
 def concat_findings(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -1,6 +1,5 @@
 """Snapshot assets: one per layer, each a thin call into ``snapshots/`` written as Parquet."""
 
-
 import asyncio
 
 import pandas as pd
@@ -94,6 +93,14 @@ def blockstore_ipfs(settings: SettingsResource, blockstore_kv: pd.DataFrame) -> 
 
 
 SNAPSHOT_ASSETS = [
-    source_images, db_minting_operations, db_source_image_registry, solana_metadata_accounts,
-    solana_transaction_statuses, pinata_pins, ipfs_objects, blockstore_kv, blockstore_r2, blockstore_ipfs,
+    source_images,
+    db_minting_operations,
+    db_source_image_registry,
+    solana_metadata_accounts,
+    solana_transaction_statuses,
+    pinata_pins,
+    ipfs_objects,
+    blockstore_kv,
+    blockstore_r2,
+    blockstore_ipfs,
 ]

@@ -133,10 +133,12 @@ def redact_url(url: str) -> str:
     """Drop userinfo and secret-looking query values from a URL before it is logged or stored."""
     try:
         parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
     except ValueError:
         return "<unparseable url>"
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
+    netloc = f"[{host}]" if ":" in host else host
+    if port:
+        netloc = f"{netloc}:{port}"
     query = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", parts.query)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -72,7 +72,5 @@ def manifest(world: WorldData, endpoints: dict | None = None) -> dict:
         "endpoints": endpoints or {},
         "faults": world.faults,
         "skipped_faults": world.skipped_faults,
-        "expected_findings": [
-            {"check_id": c, "entity_type": t, "entity_id": i} for c, t, i in expected
-        ],
+        "expected_findings": [{"check_id": c, "entity_type": t, "entity_id": i} for c, t, i in expected],
     }

@@ -79,8 +79,15 @@ def latest_stale(world: WorldData, _: BlockPicker) -> list[dict]:
     if len(world.blocks) < 2:
         raise NoVictim("needs two blocks")
     set_latest(world, world.blocks[-2])
-    return [entry("LATEST_POINTER_STALE", "kv_key", fmt.LATEST_KEY, "vdc:latest names the block before the last",
-                  finding("LATEST_POINTER_STALE", "kv_key", fmt.LATEST_KEY))]
+    return [
+        entry(
+            "LATEST_POINTER_STALE",
+            "kv_key",
+            fmt.LATEST_KEY,
+            "vdc:latest names the block before the last",
+            finding("LATEST_POINTER_STALE", "kv_key", fmt.LATEST_KEY),
+        )
+    ]
 
 
 def ipfs_hash_invalid(world: WorldData, pick: BlockPicker) -> list[dict]:
@@ -98,10 +105,20 @@ def tx_index(world: WorldData, pick: BlockPicker) -> list[dict]:
     world.kv[fmt.tx_key(tx_wrong)] = fmt.canonical_json(pointer)
     del world.kv[fmt.tx_key(tx_missing)]
     return [
-        entry("TX_INDEX_INCONSISTENT", "tx", tx_wrong, "vdc:tx names the next block",
-              finding("TX_INDEX_INCONSISTENT", "tx", tx_wrong)),
-        entry("TX_INDEX_INCONSISTENT", "tx", tx_missing, "vdc:tx key missing",
-              finding("TX_INDEX_INCONSISTENT", "tx", tx_missing)),
+        entry(
+            "TX_INDEX_INCONSISTENT",
+            "tx",
+            tx_wrong,
+            "vdc:tx names the next block",
+            finding("TX_INDEX_INCONSISTENT", "tx", tx_wrong),
+        ),
+        entry(
+            "TX_INDEX_INCONSISTENT",
+            "tx",
+            tx_missing,
+            "vdc:tx key missing",
+            finding("TX_INDEX_INCONSISTENT", "tx", tx_missing),
+        ),
     ]
 
 
@@ -110,8 +127,15 @@ def pending_already_mined(world: WorldData, pick: BlockPicker) -> list[dict]:
     tx = world.blocks[number]["transactions"][-1]
     add_pending(world, tx)
     write_pending_count(world)
-    return [entry("PENDING_ALREADY_MINED", "tx", tx["txId"], f"pending copy of a tx mined in block {number}",
-                  finding("PENDING_ALREADY_MINED", "tx", tx["txId"]))]
+    return [
+        entry(
+            "PENDING_ALREADY_MINED",
+            "tx",
+            tx["txId"],
+            f"pending copy of a tx mined in block {number}",
+            finding("PENDING_ALREADY_MINED", "tx", tx["txId"]),
+        )
+    ]
 
 
 def pending_backlog(world: WorldData, _: BlockPicker) -> list[dict]:
@@ -120,14 +144,28 @@ def pending_backlog(world: WorldData, _: BlockPicker) -> list[dict]:
     for k in range(world.spec.backlog_max + 3 - count_pending(world)):
         add_pending(world, make_transaction(world.spec.seed, -2, k, now_ms - 5000 - k, rng))
     write_pending_count(world)
-    return [entry("PENDING_BACKLOG", "queue", "pending", f"{count_pending(world)} transactions pending",
-                  finding("PENDING_BACKLOG", "queue", "pending"))]
+    return [
+        entry(
+            "PENDING_BACKLOG",
+            "queue",
+            "pending",
+            f"{count_pending(world)} transactions pending",
+            finding("PENDING_BACKLOG", "queue", "pending"),
+        )
+    ]
 
 
 def pending_count_drift(world: WorldData, _: BlockPicker) -> list[dict]:
     write_pending_count(world, count_pending(world) + 2)
-    return [entry("PENDING_COUNT_DRIFT", "kv_key", fmt.PENDING_COUNT_KEY, "count is two more than the queue",
-                  finding("PENDING_COUNT_DRIFT", "kv_key", fmt.PENDING_COUNT_KEY))]
+    return [
+        entry(
+            "PENDING_COUNT_DRIFT",
+            "kv_key",
+            fmt.PENDING_COUNT_KEY,
+            "count is two more than the queue",
+            finding("PENDING_COUNT_DRIFT", "kv_key", fmt.PENDING_COUNT_KEY),
+        )
+    ]
 
 
 # Applied in this order, after mining; the pending count drift must stay last.

@@ -71,35 +71,67 @@ def _replace_metadata(world: WorldData, nft: NftRecord, document: dict) -> None:
 # -- source images ---------------------------------------------------------------------------
 def source_missing(world: WorldData, _: VictimPicker) -> list[dict]:
     world.source_files[SPARE_LEVEL] = None
-    return [entry("SOURCE_MISSING", "level", SPARE_LEVEL, "spare level image deleted",
-                  finding("SOURCE_MISSING", "level", SPARE_LEVEL))]
+    return [
+        entry(
+            "SOURCE_MISSING",
+            "level",
+            SPARE_LEVEL,
+            "spare level image deleted",
+            finding("SOURCE_MISSING", "level", SPARE_LEVEL),
+        )
+    ]
 
 
 def source_missing_active(world: WorldData, _: VictimPicker) -> list[dict]:
     world.source_files["Gold"] = None
-    return [entry("SOURCE_MISSING_ACTIVE_NFT", "level", "Gold", "image of a level with active NFTs deleted",
-                  finding("SOURCE_MISSING", "level", "Gold"), finding("SOURCE_MISSING_ACTIVE_NFT", "level", "Gold"))]
+    return [
+        entry(
+            "SOURCE_MISSING_ACTIVE_NFT",
+            "level",
+            "Gold",
+            "image of a level with active NFTs deleted",
+            finding("SOURCE_MISSING", "level", "Gold"),
+            finding("SOURCE_MISSING_ACTIVE_NFT", "level", "Gold"),
+        )
+    ]
 
 
 def source_invalid(world: WorldData, _: VictimPicker) -> list[dict]:
     image = world.source_files["Silver"] or b""
     world.source_files["Silver"] = image[: len(image) // 2]
-    return [entry("SOURCE_INVALID", "level", "Silver", "image truncated to half its bytes",
-                  finding("SOURCE_INVALID", "level", "Silver"))]
+    return [
+        entry(
+            "SOURCE_INVALID",
+            "level",
+            "Silver",
+            "image truncated to half its bytes",
+            finding("SOURCE_INVALID", "level", "Silver"),
+        )
+    ]
 
 
 def source_registry_drift(world: WorldData, _: VictimPicker) -> list[dict]:
     world.source_files["Bronze"] = render_level_image("Bronze", size=300)
-    return [entry("SOURCE_REGISTRY_DRIFT", "level", "Bronze", "image replaced by another valid PNG",
-                  finding("SOURCE_REGISTRY_DRIFT", "level", "Bronze"))]
+    return [
+        entry(
+            "SOURCE_REGISTRY_DRIFT",
+            "level",
+            "Bronze",
+            "image replaced by another valid PNG",
+            finding("SOURCE_REGISTRY_DRIFT", "level", "Bronze"),
+        )
+    ]
 
 
 # -- chain and database ----------------------------------------------------------------------
 def chain_metadata_missing(world: WorldData, pick: VictimPicker) -> list[dict]:
     nft = pick.take()
     nft.on_chain = False
-    return [nft_entry("CHAIN_METADATA_MISSING", nft, "metadata account absent, DB says COMPLETED",
-                      "PARTNER_VERIFICATION_FAILED")]
+    return [
+        nft_entry(
+            "CHAIN_METADATA_MISSING", nft, "metadata account absent, DB says COMPLETED", "PARTNER_VERIFICATION_FAILED"
+        )
+    ]
 
 
 def chain_uri_mismatch(world: WorldData, pick: VictimPicker) -> list[dict]:
@@ -149,14 +181,33 @@ def db_stuck_pending(world: WorldData, _: VictimPicker) -> list[dict]:
     from datetime import timedelta
 
     stale = world.now - timedelta(hours=2)
-    world.extra_ops.append({
-        "id": op_id, "user_wallet_address": fake_pubkey(world.spec.seed, "stuck-wallet"), "level": "Bronze",
-        "source_image_path": "assets/images/Bronze.png", "status": "IPFS_UPLOADED", "transaction_signature": None,
-        "mint_address": None, "metadata_uri": None, "image_uri": None, "created_at": stale, "updated_at": stale,
-        "verified_at": None, "failure_reason": None, "retry_count": 0,
-    })
-    return [entry("DB_STUCK_PENDING", "operation", op_id, "IPFS_UPLOADED for two hours, no transaction",
-                  finding("DB_STUCK_PENDING", "operation", op_id))]
+    world.extra_ops.append(
+        {
+            "id": op_id,
+            "user_wallet_address": fake_pubkey(world.spec.seed, "stuck-wallet"),
+            "level": "Bronze",
+            "source_image_path": "assets/images/Bronze.png",
+            "status": "IPFS_UPLOADED",
+            "transaction_signature": None,
+            "mint_address": None,
+            "metadata_uri": None,
+            "image_uri": None,
+            "created_at": stale,
+            "updated_at": stale,
+            "verified_at": None,
+            "failure_reason": None,
+            "retry_count": 0,
+        }
+    )
+    return [
+        entry(
+            "DB_STUCK_PENDING",
+            "operation",
+            op_id,
+            "IPFS_UPLOADED for two hours, no transaction",
+            finding("DB_STUCK_PENDING", "operation", op_id),
+        )
+    ]
 
 
 def db_duplicate_mint(world: WorldData, pick: VictimPicker) -> list[dict]:
@@ -165,16 +216,29 @@ def db_duplicate_mint(world: WorldData, pick: VictimPicker) -> list[dict]:
     world.nfts.append(twin)
     pick.used.add(twin.index)
     key = f"{nft.wallet}:{nft.level}"
-    return [entry("DB_DUPLICATE_MINT", "wallet_level", key, "a second completed mint for one wallet and level",
-                  finding("DB_DUPLICATE_MINT", "wallet_level", key))]
+    return [
+        entry(
+            "DB_DUPLICATE_MINT",
+            "wallet_level",
+            key,
+            "a second completed mint for one wallet and level",
+            finding("DB_DUPLICATE_MINT", "wallet_level", key),
+        )
+    ]
 
 
 # -- IPFS ------------------------------------------------------------------------------------
 def db_success_ipfs_failure(world: WorldData, pick: VictimPicker) -> list[dict]:
     nft = pick.take()
     world.content.pop(nft.json_cid)
-    return [nft_entry("DATABASE_SUCCESS_IPFS_FAILURE", nft, "metadata JSON on no gateway (pin kept)",
-                      "PARTNER_VERIFICATION_FAILED")]
+    return [
+        nft_entry(
+            "DATABASE_SUCCESS_IPFS_FAILURE",
+            nft,
+            "metadata JSON on no gateway (pin kept)",
+            "PARTNER_VERIFICATION_FAILED",
+        )
+    ]
 
 
 def ipfs_metadata_invalid(world: WorldData, pick: VictimPicker) -> list[dict]:

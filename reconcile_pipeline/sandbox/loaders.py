@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..layers.metaplex import METADATA_PROGRAM_ID, Creator, Metadata, encode_metadata, metadata_pda
 from .nft_world import SYMBOL, db_row
-from .servers import R2_BUCKET, WorldServers
+from .servers import WorldServers
 from .worlddata import NftRecord, WorldData
 
 SELLER_FEE_BASIS_POINTS = 500
@@ -77,7 +77,7 @@ def load_kv(world: WorldData, kv_server: object) -> None:
         kv_server.set(key, value)
 
 
-def load_r2(world: WorldData, s3_server: object) -> None:
+def load_r2(world: WorldData, s3_server: object, bucket: str) -> None:
     import boto3
 
     from .s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY
@@ -90,4 +90,4 @@ def load_r2(world: WorldData, s3_server: object) -> None:
         region_name="us-east-1",
     )
     for key, value in world.r2.items():
-        client.put_object(Bucket=R2_BUCKET, Key=key, Body=value)
+        client.put_object(Bucket=bucket, Key=key, Body=value)

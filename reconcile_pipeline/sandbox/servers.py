@@ -11,7 +11,6 @@ from .solana_rpc import Ledger, SolanaRpcServer
 
 KV_ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
 KV_NAMESPACE_ID = "fedcba9876543210fedcba9876543210"
-R2_BUCKET = "vdc"
 
 
 class WorldServers:
@@ -21,6 +20,7 @@ class WorldServers:
         self.host = host
         self.pinata_jwt = "local-" + secrets.token_hex(16)
         self.kv_token = "local-" + secrets.token_hex(16)
+        self.r2_bucket = "vdc-" + secrets.token_hex(4)  # moto's state is per process: one bucket per world
         self.store = ContentStore()
         self.gateways = [GatewayServer(self.store, name=f"gw{i}", host=host) for i in range(gateways)]
         self.pinata = PinataServer(self.store, jwt=self.pinata_jwt, host=host)
@@ -34,7 +34,7 @@ class WorldServers:
         for server in [*self.gateways, self.pinata, self.solana, self.kv, self.s3]:
             server.start()
             self._started.append(server)
-        self.s3.create_bucket(R2_BUCKET)
+        self.s3.create_bucket(self.r2_bucket)
         return self
 
     def stop(self) -> None:
@@ -57,7 +57,7 @@ class WorldServers:
             "kv_namespace_id": KV_NAMESPACE_ID,
             "kv_api_token": self.kv_token,
             "r2_endpoint_url": self.s3.url,
-            "r2_bucket": R2_BUCKET,
+            "r2_bucket": self.r2_bucket,
             "r2_region": "us-east-1",
             "r2_access_key_id": ACCESS_KEY_ID,
             "r2_secret_access_key": SECRET_ACCESS_KEY,

@@ -47,7 +47,7 @@ class LocalWorld:
         load_chain(data, servers.ledger)
         load_database(data, self.db_url)
         load_kv(data, servers.kv)
-        load_r2(data, servers.s3)
+        load_r2(data, servers.s3, servers.r2_bucket)
 
     def stop(self) -> None:
         if self.servers is not None:

@@ -27,8 +27,24 @@ class LayerStatus:
 
 @dataclass
 class Snapshot:
+    """A layer's frame; its read status also rides in ``frame.attrs["read_status"]`` (kept by Parquet),
+    so that a layer that could not be read is never mistaken downstream for one that holds nothing."""
+
     frame: pd.DataFrame
     status: LayerStatus
+
+    def __post_init__(self) -> None:
+        self.frame.attrs["read_status"] = self.status.as_metadata()
+
+
+def read_status(frame: pd.DataFrame) -> dict:
+    """The read status a snapshot frame carries: {'layer', 'status': ok|degraded|unavailable, 'message'?}."""
+    return frame.attrs.get("read_status") or {"status": "ok"}
+
+
+def layer_readable(frame: pd.DataFrame) -> bool:
+    """False when the whole layer could not be read (its rows, if any, prove nothing is missing)."""
+    return read_status(frame).get("status") != "unavailable"
 
 
 def unavailable(layer: str, error: LayerError, columns: list[str]) -> Snapshot:

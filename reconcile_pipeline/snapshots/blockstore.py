@@ -44,12 +44,18 @@ def tier_frame(values: dict[str, bytes | None]) -> pd.DataFrame:
     rows = []
     for key, raw in values.items():
         kind, number, tx_id = classify_key(key)
-        rows.append({
-            "key": key, "kind": kind, "block_number": number, "tx_id": tx_id, "present": raw is not None,
-            "size": None if raw is None else len(raw),
-            "sha256": None if raw is None else hashlib.sha256(raw).hexdigest(),
-            "value": None if raw is None else raw.decode("utf-8", errors="replace"),
-        })
+        rows.append(
+            {
+                "key": key,
+                "kind": kind,
+                "block_number": number,
+                "tx_id": tx_id,
+                "present": raw is not None,
+                "size": None if raw is None else len(raw),
+                "sha256": None if raw is None else hashlib.sha256(raw).hexdigest(),
+                "value": None if raw is None else raw.decode("utf-8", errors="replace"),
+            }
+        )
     frame = pd.DataFrame(rows, columns=TIER_COLUMNS)
     frame["block_number"] = frame["block_number"].astype("Int64")
     return frame
@@ -101,13 +107,16 @@ async def snapshot_block_ipfs(settings: Settings, kv_frame: pd.DataFrame) -> Sna
     for number, cid in sorted(cids.items()):
         read = by_number.get(number)
         content = read.content if read is not None else None
-        rows.append({
-            "block_number": number, "cid": cid,
-            "status": read.status if read is not None else "invalid",
-            "error": read.error if read is not None else "no ipfsHash on the KV block",
-            "size": None if content is None else len(content),
-            "sha256": None if content is None else hashlib.sha256(content).hexdigest(),
-            "value": None if content is None else content.decode("utf-8", errors="replace"),
-        })
+        rows.append(
+            {
+                "block_number": number,
+                "cid": cid,
+                "status": read.status if read is not None else "invalid",
+                "error": read.error if read is not None else "no ipfsHash on the KV block",
+                "size": None if content is None else len(content),
+                "sha256": None if content is None else hashlib.sha256(content).hexdigest(),
+                "value": None if content is None else content.decode("utf-8", errors="replace"),
+            }
+        )
     frame = pd.DataFrame(rows, columns=IPFS_COLUMNS)
     return Snapshot(frame, status_from("ipfs", frame))

@@ -31,8 +31,13 @@ async def _collect_async(settings: Settings, ipfs_mode: str) -> dict[str, Snapsh
         blockstore.snapshot_kv(settings),
         blockstore.snapshot_r2(settings),
     )
-    out |= {"solana_metadata_accounts": chain, "solana_transaction_statuses": txs, "pinata_pins": pins,
-            "blockstore_kv": kv, "blockstore_r2": r2}
+    out |= {
+        "solana_metadata_accounts": chain,
+        "solana_transaction_statuses": txs,
+        "pinata_pins": pins,
+        "blockstore_kv": kv,
+        "blockstore_r2": r2,
+    }
     metadata_uris = _column(chain, "uri") + _column(ops, "metadata_uri")
     out["ipfs_objects"], out["blockstore_ipfs"] = await asyncio.gather(
         ipfs.snapshot_ipfs_objects(settings, metadata_uris, _column(ops, "image_uri"), mode=ipfs_mode),

@@ -27,8 +27,19 @@ from ..settings import Settings
 from .base import Snapshot, status_from
 
 OBJECT_COLUMNS = [
-    "cid", "path", "role", "uris", "status", "verified", "size", "sha256", "content_text", "error",
-    "gateway_statuses", "gateways_ok", "gateways_integrity",
+    "cid",
+    "path",
+    "role",
+    "uris",
+    "status",
+    "verified",
+    "size",
+    "sha256",
+    "content_text",
+    "error",
+    "gateway_statuses",
+    "gateways_ok",
+    "gateways_integrity",
 ]
 
 

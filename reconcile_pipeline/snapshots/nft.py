@@ -12,8 +12,22 @@ from ..settings import Settings
 from .base import LayerStatus, Snapshot, records_frame, status_from, unavailable
 
 CHAIN_COLUMNS = [
-    "mint", "pda", "status", "error", "owner", "listed", "listing_status", "update_authority", "name", "symbol",
-    "uri", "seller_fee_basis_points", "primary_sale_happened", "is_mutable", "token_standard", "creators",
+    "mint",
+    "pda",
+    "status",
+    "error",
+    "owner",
+    "listed",
+    "listing_status",
+    "update_authority",
+    "name",
+    "symbol",
+    "uri",
+    "seller_fee_basis_points",
+    "primary_sale_happened",
+    "is_mutable",
+    "token_standard",
+    "creators",
 ]
 TX_COLUMNS = ["signature", "status", "slot", "err", "confirmation_status", "succeeded"]
 PIN_COLUMNS = ["cid", "name", "size", "date_pinned"]
@@ -51,8 +65,15 @@ def snapshot_table(settings: Settings, reader: str) -> Snapshot:
 
 
 def _chain_row(read, listed: bool, listing_status: str) -> dict:
-    row = {"mint": read.mint, "pda": read.pda, "status": read.status, "error": read.error, "owner": read.owner,
-           "listed": listed, "listing_status": listing_status}
+    row = {
+        "mint": read.mint,
+        "pda": read.pda,
+        "status": read.status,
+        "error": read.error,
+        "owner": read.owner,
+        "listed": listed,
+        "listing_status": listing_status,
+    }
     md = read.metadata
     if md is not None:
         row |= {name: getattr(md, name) for name in CHAIN_COLUMNS[7:-1]}
@@ -66,7 +87,9 @@ async def snapshot_chain_metadata(settings: Settings, db_mints: list[str]) -> Sn
         listing_status, listed = "ok", {}
         if settings.solana.update_authority:
             try:
-                listed = {r.mint: r for r in await solana.metadata_by_update_authority(settings.solana.update_authority)}
+                listed = {
+                    r.mint: r for r in await solana.metadata_by_update_authority(settings.solana.update_authority)
+                }
             except LayerError as exc:
                 listing_status = f"unavailable: {exc}"
         by_mint = await solana.metadata_for_mints(sorted(set(db_mints) - set(listed)))
@@ -94,8 +117,15 @@ async def snapshot_pins(settings: Settings) -> Snapshot:
         except LayerError as exc:
             return unavailable("pinata", exc, PIN_COLUMNS)
     frame = pd.DataFrame(
-        [{"cid": r["ipfs_pin_hash"], "name": (r.get("metadata") or {}).get("name"), "size": r.get("size"),
-          "date_pinned": r.get("date_pinned")} for r in rows],
+        [
+            {
+                "cid": r["ipfs_pin_hash"],
+                "name": (r.get("metadata") or {}).get("name"),
+                "size": r.get("size"),
+                "date_pinned": r.get("date_pinned"),
+            }
+            for r in rows
+        ],
         columns=PIN_COLUMNS,
     )
     return Snapshot(frame, LayerStatus("pinata", rows=len(frame)))

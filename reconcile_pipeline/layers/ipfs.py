@@ -1,0 +1,238 @@
+"""The IPFS gateway client: reads objects by CID from configured path gateways and verifies them.
+
+Every gateway read ends in one :class:`GatewayRead` status:
+
+    ok           200 and the bytes hash to the CID (or a sub-path / unverifiable hash: ``verified`` False)
+    missing      404/410: the gateway answered and does not have it
+    unavailable  could not read: timeout, refused, 5xx, 429 past retries, refused redirect, odd status
+    integrity    200 but the bytes do not hash to the CID (IPFS_CID_INTEGRITY)
+    too_large    the body is over the byte cap
+
+and one object read (:class:`ObjectRead`) sums them up: ``ok`` at the first verified copy,
+``missing`` only when EVERY gateway answered 404, ``unavailable`` when none served verified bytes
+and at least one could not be read (unknown, never missing), ``invalid`` when gateways answered
+only with wrong or oversized bytes (or the CID itself is malformed).
+
+Requests go through :func:`layers.http.fetch` (retries, Retry-After, byte caps, error mapping)
+with ``follow_redirects=False``; a redirect is re-validated by :meth:`UrlPolicy.check_redirect`
+(at most 3 hops). Concurrency is bounded per host by semaphores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import httpx
+
+from .cid import CID, DAG_PB, RAW, SHA2_256, parse_ipfs_uri
+from .errors import DecodeError, LayerError, ResponseTooLarge, UrlRefused
+from .http import HttpResult, RetryPolicy, fetch
+from .unixfs import cid_matches
+from .urlpolicy import UrlPolicy, origin_of
+
+__all__ = ["GatewayRead", "GatewayStats", "IpfsGatewayClient", "ObjectRead", "summarise"]
+
+MAX_REDIRECTS = 3
+DEFAULT_RETRY = RetryPolicy()
+_REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+_MISSING_STATUS = frozenset({404, 410})
+
+
+@dataclass
+class GatewayRead:
+    gateway: str
+    status: str  # ok | missing | unavailable | integrity | too_large
+    error: str | None = None
+    error_kind: str | None = None
+    bytes_read: int = 0
+    elapsed_s: float = 0.0
+    http_status: int | None = None
+    verified: bool = False
+
+
+@dataclass
+class ObjectRead:
+    cid: str
+    path: str
+    status: str  # ok | missing | unavailable | invalid
+    content: bytes | None = None
+    gateways: list[GatewayRead] = field(default_factory=list)
+    error: str | None = None
+    bytes_read: int = 0
+    verified: bool = False  # the content was checked against the CID (never for a sub-path)
+    served_by: str | None = None
+
+
+@dataclass
+class GatewayStats:
+    requests: int = 0
+    bytes: int = 0
+    errors: int = 0
+
+
+def summarise(reads: list[GatewayRead]) -> tuple[str, str | None]:
+    """(object status, error) from the gateway reads; see the module docstring."""
+    if any(read.status == "ok" for read in reads):
+        return "ok", None
+    failures = "; ".join(f"{read.gateway}: {read.status} ({read.error})" for read in reads)
+    if reads and all(read.status == "missing" for read in reads):
+        return "missing", "not found on any gateway"
+    if not reads or any(read.status == "unavailable" for read in reads):
+        return "unavailable", failures or "no gateway configured"
+    return "invalid", failures
+
+
+def _verifiable(cid: CID) -> bool:
+    return cid.hash_code == SHA2_256 and cid.codec in (RAW, DAG_PB)
+
+
+class IpfsGatewayClient:
+    """Reads IPFS objects from several path gateways; async, bounded per host."""
+
+    def __init__(
+        self,
+        gateways: list[str],
+        *,
+        timeout_s: float = 30.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        max_bytes: int = 10 * 1024 * 1024,
+        max_concurrency_per_host: int = 16,
+        client: httpx.AsyncClient | None = None,
+        policy: UrlPolicy | None = None,
+    ) -> None:
+        self.gateways = [gateway.rstrip("/") for gateway in gateways]
+        self.retry = retry
+        self.max_bytes = max_bytes
+        self.max_concurrency_per_host = max_concurrency_per_host
+        self.policy = policy or UrlPolicy(self.gateways)
+        self.stats: dict[str, GatewayStats] = {gateway: GatewayStats() for gateway in self.gateways}
+        self._owns_client = client is None
+        pool = httpx.Limits(max_connections=max_concurrency_per_host * max(len(self.gateways), 1) + 8)
+        self._client = client or httpx.AsyncClient(timeout=timeout_s, follow_redirects=False, limits=pool)
+        self._semaphores: dict[tuple[str, str, int], asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> IpfsGatewayClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    # -- public ----------------------------------------------------------------------------
+    async def fetch(self, cid: CID | str, path: str = "", *, max_bytes: int | None = None) -> ObjectRead:
+        """Try the gateways in order; stop at the first copy that verifies."""
+        try:
+            parsed, path = _parse_ref(cid, path)
+        except DecodeError as exc:
+            return ObjectRead(str(cid), path, "invalid", error=str(exc))
+        reads: list[GatewayRead] = []
+        for gateway in self.gateways:
+            read, content = await self._read(gateway, "GET", parsed, path, max_bytes or self.max_bytes)
+            reads.append(read)
+            if read.status == "ok":
+                return ObjectRead(str(parsed), path, "ok", content, reads, None, _total(reads), read.verified, gateway)
+        status, error = summarise(reads)
+        return ObjectRead(str(parsed), path, status, None, reads, error, _total(reads))
+
+    async def fetch_many(self, refs: list[tuple[str, str]]) -> list[ObjectRead]:
+        """Fetch (cid, path) refs concurrently; identical refs are fetched once; results in input order."""
+        unique = list(dict.fromkeys(refs))
+        pending = iter(unique)
+        results: dict[tuple[str, str], ObjectRead] = {}
+
+        async def worker() -> None:
+            for ref in pending:
+                results[ref] = await self.fetch(*ref)
+
+        workers = min(len(unique), self.max_concurrency_per_host * max(len(self.gateways), 1))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        return [results[ref] for ref in refs]
+
+    async def probe(self, cid: CID | str, path: str = "") -> list[GatewayRead]:
+        """HEAD on every gateway: availability without downloading (k-of-n propagation); DecodeError on a bad CID."""
+        parsed, path = _parse_ref(cid, path)
+        reads = [self._read(gateway, "HEAD", parsed, path, sys.maxsize) for gateway in self.gateways]
+        return [read for read, _ in await asyncio.gather(*reads)]
+
+    async def fetch_all_gateways(self, cid: CID | str) -> list[GatewayRead]:
+        """GET on every gateway and verify each copy (finds a gateway serving wrong bytes); DecodeError on a bad CID."""
+        parsed, _ = _parse_ref(cid, "")
+        reads = [self._read(gateway, "GET", parsed, "", self.max_bytes) for gateway in self.gateways]
+        return [read for read, _ in await asyncio.gather(*reads)]
+
+    # -- one gateway -----------------------------------------------------------------------
+    async def _read(
+        self, gateway: str, method: str, cid: CID, path: str, max_bytes: int
+    ) -> tuple[GatewayRead, bytes | None]:
+        started = time.perf_counter()
+        stats = self.stats.setdefault(gateway, GatewayStats())
+        stats.requests += 1
+        try:
+            result = await self._follow(method, f"{gateway}/ipfs/{cid}{path}", max_bytes)
+        except LayerError as exc:
+            stats.errors += 1
+            status = "too_large" if isinstance(exc, ResponseTooLarge) else "unavailable"
+            return GatewayRead(gateway, status, str(exc), exc.kind, 0, time.perf_counter() - started), None
+        stats.bytes += len(result.content)
+        read = _classify(gateway, method, cid, path, result, time.perf_counter() - started)
+        return read, (result.content if read.status == "ok" and method == "GET" else None)
+
+    async def _follow(self, method: str, url: str, max_bytes: int) -> HttpResult:
+        for _ in range(MAX_REDIRECTS + 1):
+            async with self._slot(url):
+                result = await fetch(
+                    self._client, method, url, layer="ipfs", max_bytes=max_bytes, retry=self.retry,
+                    follow_redirects=False,
+                )  # fmt: skip
+            location = result.headers.get("Location")
+            if result.status_code not in _REDIRECT_STATUS or not location:
+                return result
+            url = self.policy.check_redirect(urljoin(url, location))
+        raise UrlRefused(f"more than {MAX_REDIRECTS} redirects", layer="ipfs", where=url)
+
+    def _slot(self, url: str) -> asyncio.Semaphore:
+        origin = origin_of(url)
+        if origin not in self._semaphores:
+            self._semaphores[origin] = asyncio.Semaphore(self.max_concurrency_per_host)
+        return self._semaphores[origin]
+
+
+def _parse_ref(cid: CID | str, path: str) -> tuple[CID, str]:
+    """The CID and a normalised sub-path ("" or "/a/b"); DecodeError for a bad CID or path."""
+    ref = parse_ipfs_uri(f"/ipfs/{cid}{'/' if path and not path.startswith('/') else ''}{path}")
+    if ref is None:  # pragma: no cover - "/ipfs/..." is always recognised
+        raise DecodeError("not an IPFS reference", layer="ipfs", where=str(cid))
+    return ref
+
+
+def _classify(gateway: str, method: str, cid: CID, path: str, result: HttpResult, elapsed: float) -> GatewayRead:
+    size = len(result.content)
+    status = result.status_code
+    if status in _MISSING_STATUS:
+        return GatewayRead(gateway, "missing", f"HTTP {status}", "not_found", size, elapsed, status)
+    if status != 200:
+        return GatewayRead(gateway, "unavailable", f"unexpected HTTP {status}", "http_status", size, elapsed, status)
+    if method == "HEAD" or path or not _verifiable(cid):
+        return GatewayRead(gateway, "ok", None, None, size, elapsed, status, verified=False)
+    if not _content_matches(cid, result.content):
+        error = f"{size} bytes served do not hash to {cid}"
+        return GatewayRead(gateway, "integrity", error, "integrity", size, elapsed, status)
+    return GatewayRead(gateway, "ok", None, None, size, elapsed, status, verified=True)
+
+
+def _content_matches(cid: CID, data: bytes) -> bool:
+    """cid_matches, also for a CIDv1 spelling of a CIDv0 DAG (v0 leaf links, e.g. a subdomain-gateway URL)."""
+    if cid_matches(cid, data):
+        return True
+    return cid.version == 1 and cid.codec == DAG_PB and cid_matches(cid.to_v0(), data)
+
+
+def _total(reads: list[GatewayRead]) -> int:
+    return sum(read.bytes_read for read in reads)

@@ -1,0 +1,270 @@
+"""Cloudflare R2 client through its S3 API with boto3: a sync core and async wrappers.
+
+Each operation runs on the client's own thread pool (``max_concurrency`` threads, so a large
+``get_many`` never takes more than that many connections and never starves the default
+executor). botocore is configured with connect/read timeouts, ``standard`` retries
+(``max_attempts`` in total), SigV4, path-style addressing for loopback/IP endpoints, and checksums
+only when required (what R2 supports).
+
+Error mapping (``layer="r2"``, ``where="bucket/key"``); secrets never appear in messages:
+
+- EndpointConnectionError, ConnectionClosedError, other transport errors -> LayerConnectError
+- ReadTimeoutError, ConnectTimeoutError                                   -> LayerTimeout
+- SlowDown / 429 and other throttling codes                                -> LayerRateLimited
+- 5xx, InternalError, ServiceUnavailable                                   -> LayerServerError
+- AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, 401/403, no creds -> LayerAuthError
+- NoSuchBucket, other 4xx, invalid parameters                              -> LayerDataError
+- NoSuchKey / 404 on a read -> ``None`` (read, and found nothing); an object over ``max_bytes``
+  -> ResponseTooLarge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    NoCredentialsError,
+    ParamValidationError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
+
+from .errors import (
+    LayerAuthError,
+    LayerConnectError,
+    LayerDataError,
+    LayerError,
+    LayerRateLimited,
+    LayerServerError,
+    LayerTimeout,
+    ResponseTooLarge,
+)
+
+LAYER = "r2"
+AUTH_CODES = frozenset(
+    {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "Unauthorized"}
+)
+RATE_CODES = frozenset({"SlowDown", "TooManyRequests", "Throttling", "ThrottlingException", "RequestLimitExceeded"})
+SERVER_CODES = frozenset({"InternalError", "ServiceUnavailable"})
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+READ_CHUNK_BYTES = 1024 * 1024
+T = TypeVar("T")
+
+
+def _path_style(endpoint_url: str) -> bool:
+    host = urlsplit(endpoint_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text[:300]
+
+
+def map_client_error(exc: ClientError, where: str, secrets: tuple[str, ...] = ()) -> LayerError:
+    """Map an S3 error response into the LayerError tree."""
+    error = exc.response.get("Error", {}) or {}
+    code = str(error.get("Code", "")) or "Unknown"
+    status = int((exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+    message = f"{exc.operation_name} failed: {code} (HTTP {status})"
+    detail = _scrub(str(error.get("Message", "")), secrets)
+    text = f"{message}: {detail}" if detail else message
+    if code in AUTH_CODES or status in (401, 403):
+        return LayerAuthError(text, layer=LAYER, where=where)
+    if code in RATE_CODES or status == 429:
+        return LayerRateLimited(text, layer=LAYER, where=where)
+    if code in SERVER_CODES or status >= 500:
+        return LayerServerError(text, status_code=status or 500, layer=LAYER, where=where)
+    if code == "NoSuchBucket":
+        return LayerDataError(f"bucket does not exist ({message})", layer=LAYER, where=where)
+    return LayerDataError(text, layer=LAYER, where=where)
+
+
+def map_botocore_error(exc: BotoCoreError, where: str, secrets: tuple[str, ...] = ()) -> LayerError:
+    """Map a botocore transport/config error into the LayerError tree."""
+    text = _scrub(f"{type(exc).__name__}: {exc}", secrets)
+    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError):
+        return LayerTimeout(text, layer=LAYER, where=where)
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return LayerAuthError(text, layer=LAYER, where=where)
+    if isinstance(exc, ParamValidationError):
+        return LayerDataError(text, layer=LAYER, where=where)
+    return LayerConnectError(text, layer=LAYER, where=where)
+
+
+def _is_not_found(exc: ClientError) -> bool:
+    code = str((exc.response.get("Error") or {}).get("Code", ""))
+    status = (exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+    return code in ("NoSuchKey", "NotFound") or (status == 404 and code != "NoSuchBucket")
+
+
+class R2Client:
+    def __init__(
+        self,
+        endpoint_url: str,
+        bucket: str,
+        access_key_id: str,
+        secret_access_key: str,
+        *,
+        region: str = "auto",
+        timeout_s: float = 30,
+        max_attempts: int = 3,
+        max_concurrency: int = 8,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        list_page_size: int = 1000,
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.bucket = bucket
+        self.max_bytes = max_bytes
+        self.list_page_size = list_page_size
+        self.request_count = 0
+        self._secrets = (access_key_id, secret_access_key)
+        self._count_lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=max(1, max_concurrency), thread_name_prefix="r2")
+        config = botocore.config.Config(
+            region_name=region,
+            signature_version="s3v4",
+            connect_timeout=timeout_s,
+            read_timeout=timeout_s,
+            retries={"max_attempts": max(1, max_attempts), "mode": "standard"},
+            max_pool_connections=max(10, max_concurrency),
+            s3={"addressing_style": "path" if _path_style(endpoint_url) else "auto"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        self._s3 = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url,
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            config=config,
+        )
+
+    def __repr__(self) -> str:
+        return f"R2Client(endpoint_url={self.endpoint_url!r}, bucket={self.bucket!r})"
+
+    # -- sync core ----------------------------------------------------------------------------
+    def _where(self, key: str) -> str:
+        return f"{self.bucket}/{key}"
+
+    def _count(self, requests: int = 1) -> None:
+        with self._count_lock:
+            self.request_count += requests
+
+    def _call(self, where: str, operation: Callable[[], T], *, count: bool = True) -> T:
+        if count:
+            self._count()
+        try:
+            return operation()
+        except ClientError as exc:
+            raise map_client_error(exc, where, self._secrets) from None
+        except BotoCoreError as exc:
+            raise map_botocore_error(exc, where, self._secrets) from None
+
+    def get_sync(self, key: str) -> bytes | None:
+        where = self._where(key)
+
+        def read() -> bytes | None:
+            try:
+                response = self._s3.get_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if _is_not_found(exc):
+                    return None
+                raise
+            return self._read_body(response, where)
+
+        return self._call(where, read)
+
+    def _read_body(self, response: dict[str, Any], where: str) -> bytes:
+        """Read to the end (so botocore checks Content-Length: a truncated body raises), within the cap."""
+        body, cap = response["Body"], self.max_bytes
+        try:
+            declared = response.get("ContentLength")
+            if isinstance(declared, int) and declared > cap:
+                raise ResponseTooLarge(f"object is {declared} bytes, cap is {cap}", limit=cap, layer=LAYER, where=where)
+            chunks, total = [], 0
+            while chunk := body.read(READ_CHUNK_BYTES):
+                total += len(chunk)
+                if total > cap:
+                    raise ResponseTooLarge(f"object exceeds the {cap}-byte cap", limit=cap, layer=LAYER, where=where)
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            body.close()
+
+    def list_keys_sync(self, prefix: str = "") -> list[str]:
+        where = self._where(f"{prefix}*")
+        keys: list[str] = []
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": self.list_page_size}
+        )
+        iterator = iter(pages)
+        while True:
+            page = self._call(where, lambda: next(iterator, None), count=False)
+            if page is None:
+                return keys
+            self._count()
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+
+    def put_sync(self, key: str, data: bytes, content_type: str = "application/json") -> None:
+        self._call(
+            self._where(key),
+            lambda: self._s3.put_object(Bucket=self.bucket, Key=key, Body=bytes(data), ContentType=content_type),
+        )
+
+    def delete_sync(self, key: str) -> None:
+        self._call(self._where(key), lambda: self._s3.delete_object(Bucket=self.bucket, Key=key))
+
+    # -- async wrappers -----------------------------------------------------------------------
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args))
+
+    async def get(self, key: str) -> bytes | None:
+        return await self._run(self.get_sync, key)
+
+    async def get_many(self, keys: list[str]) -> dict[str, bytes | None]:
+        unique = list(dict.fromkeys(keys))
+        tasks = [asyncio.ensure_future(self.get(key)) for key in unique]
+        try:
+            values = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
+        return dict(zip(unique, values, strict=True))
+
+    async def list_keys(self, prefix: str = "") -> list[str]:
+        return await self._run(self.list_keys_sync, prefix)
+
+    async def put(self, key: str, data: bytes, content_type: str = "application/json") -> None:
+        await self._run(self.put_sync, key, data, content_type)
+
+    async def delete(self, key: str) -> None:
+        await self._run(self.delete_sync, key)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._s3.close()
+
+    async def aclose(self) -> None:
+        self.close()

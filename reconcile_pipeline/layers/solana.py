@@ -1,0 +1,372 @@
+"""The Solana layer client: Metaplex metadata accounts and transaction signatures over JSON-RPC.
+
+Production speaks to a real node through ``solana.rpc.async_api.AsyncClient`` (its generic
+``send_rpc_request``, so every JSON-RPC error keeps its code); the local world is
+:mod:`reconcile_pipeline.sandbox.solana_rpc`. Calls are batched (``getMultipleAccounts`` <= 100
+keys, ``getSignatureStatuses`` <= 256), run concurrently under a semaphore, paced by a token bucket
+per client (public RPC allows ~100 requests / 10 s) and retried with backoff. Failures are mapped
+at this boundary (layer="solana"):
+
+- httpx2.TimeoutException                          -> LayerTimeout
+- httpx2.TransportError (refused, reset, cut off)  -> LayerConnectError
+- HTTP 429 (Retry-After honoured) / 401, 403 / 5xx -> LayerRateLimited / LayerAuthError / LayerServerError
+- other HTTP 4xx (a wrong endpoint)                 -> LayerServerError, not retried
+- a JSON-RPC error object                          -> RpcError (LayerUnavailable; transient codes retried)
+- a malformed response                             -> DecodeError
+
+Per-record results never raise: a batch that cannot be read makes only its entries "unavailable";
+"missing" is said only after a successful read returned null.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+import httpx2
+from solana.exceptions import SolanaRpcException
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.jsonrpc import JsonRpcRequest, SolanaJsonRpcError
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+
+from .errors import (
+    DecodeError,
+    LayerAuthError,
+    LayerConnectError,
+    LayerError,
+    LayerRateLimited,
+    LayerServerError,
+    LayerTimeout,
+    LayerUnavailable,
+    redact_url,
+)
+from .http import RetryPolicy
+from .metaplex import METADATA_PROGRAM_ID, MINT_OFFSET, UPDATE_AUTHORITY_OFFSET, Metadata, decode_metadata, metadata_pda
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+LAYER = "solana"
+DEFAULT_RETRY = RetryPolicy()
+TRANSIENT_RPC_CODES = frozenset({-32603, -32004, -32005, -32014, -32016})  # internal, node behind, not yet available
+
+
+class RpcError(LayerUnavailable):
+    """The node answered with a JSON-RPC error object: nothing was read."""
+
+    def __init__(self, message: str, *, code: int, layer: str = LAYER, where: str = "") -> None:
+        self.code = code
+        super().__init__(message, layer=layer, where=where)
+
+    @property
+    def kind(self) -> str:
+        return "rpc_error"
+
+
+@dataclass
+class MetadataRead:
+    mint: str
+    pda: str | None
+    status: Literal["ok", "missing", "invalid", "unavailable"]
+    metadata: Metadata | None = None
+    error: str | None = None
+    owner: str | None = None
+
+
+@dataclass
+class SignatureRead:
+    signature: str
+    status: Literal["ok", "missing", "invalid", "unavailable"]
+    slot: int | None = None
+    err: str | None = None
+    confirmation_status: str | None = None
+    succeeded: bool | None = None
+
+
+class TokenBucket:
+    """At most ``limit`` acquisitions in any ``window_s`` seconds (a sliding log: exact, no burst overshoot)."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit, self.window_s = max(limit, 1), window_s
+        self._sent: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while len(self._sent) >= self.limit:
+                wait = self._sent[0] + self.window_s - time.monotonic()
+                if wait <= 0:
+                    self._sent.popleft()
+                else:
+                    await asyncio.sleep(wait)
+            self._sent.append(time.monotonic())
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), max(size, 1)):
+        yield items[start : start + size]
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _status_error(exc: httpx2.HTTPStatusError, where: str) -> LayerError:
+    status = exc.response.status_code
+    if status == 429:
+        retry_after = _seconds(exc.response.headers.get("Retry-After"))
+        return LayerRateLimited("rate limited (HTTP 429)", retry_after=retry_after, layer=LAYER, where=where)
+    if status in (401, 403):
+        return LayerAuthError(f"credentials refused (HTTP {status})", layer=LAYER, where=where)
+    label = "server error" if status >= 500 else "request refused"
+    return LayerServerError(f"{label} (HTTP {status})", status_code=status, layer=LAYER, where=where)
+
+
+def map_exception(exc: BaseException, where: str) -> LayerError:
+    """Map what ``AsyncClient`` raises into the LayerError tree."""
+    cause = exc.__cause__ if isinstance(exc, SolanaRpcException) else exc
+    if isinstance(cause, httpx2.TimeoutException | TimeoutError):
+        return LayerTimeout(f"timed out ({type(cause).__name__})", layer=LAYER, where=where)
+    if isinstance(cause, httpx2.HTTPStatusError):
+        return _status_error(cause, where)
+    if isinstance(cause, httpx2.HTTPError | httpx2.InvalidURL | OSError):
+        return LayerConnectError(f"transport failed ({type(cause).__name__}: {cause})", layer=LAYER, where=where)
+    if isinstance(exc, SolanaJsonRpcError):
+        if exc.code == 429:
+            return LayerRateLimited(f"rate limited (JSON-RPC {exc.code})", layer=LAYER, where=where)
+        return RpcError(f"JSON-RPC error {exc.code}: {exc.message}", code=exc.code, where=where)
+    return DecodeError(f"malformed JSON-RPC response ({type(exc).__name__}: {exc})", layer=LAYER, where=where)
+
+
+def _retryable(exc: LayerError) -> bool:
+    if isinstance(exc, RpcError):
+        return exc.code in TRANSIENT_RPC_CODES
+    if isinstance(exc, LayerServerError):
+        return exc.status_code >= 500
+    return isinstance(exc, LayerTimeout | LayerConnectError | LayerRateLimited)
+
+
+def _account_bytes(account: Any, where: str) -> tuple[bytes, str]:
+    """(data, owner) of one account in a base64 RPC response; DecodeError if the node sent nonsense."""
+    try:
+        encoded, encoding = account["data"]
+        if encoding != "base64" or not isinstance(account["owner"], str):
+            raise ValueError(f"data encoding {encoding!r}")
+        return base64.b64decode(encoded, validate=True), account["owner"]
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise DecodeError(f"malformed account in RPC response ({exc})", layer=LAYER, where=where) from None
+
+
+def _err_text(err: Any) -> str | None:
+    if err is None:
+        return None
+    return err if isinstance(err, str) else json.dumps(err, separators=(",", ":"), sort_keys=True)
+
+
+class SolanaClient:
+    """Reads the Solana layer. Use ``async with SolanaClient(url) as client:`` or call :meth:`aclose`."""
+
+    def __init__(
+        self,
+        rpc_url: str,
+        *,
+        commitment: str = "confirmed",
+        program_id: str = METADATA_PROGRAM_ID,
+        accounts_per_call: int = 100,
+        signatures_per_call: int = 256,
+        requests_per_window: int = 100,
+        window_s: float = 10.0,
+        timeout_s: float = 30.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        max_concurrency: int = 4,
+    ) -> None:
+        self.where = _origin(rpc_url)  # RPC providers put API keys in paths and queries: log the host only
+        self.commitment, self.program_id, self.retry = commitment, program_id, retry
+        self.accounts_per_call = min(max(accounts_per_call, 1), 100)
+        self.signatures_per_call = min(max(signatures_per_call, 1), 256)
+        self.request_count = 0
+        self._bucket = TokenBucket(requests_per_window, window_s)
+        self._semaphore = asyncio.Semaphore(max(max_concurrency, 1))
+        self._client = AsyncClient(rpc_url, timeout=timeout_s, max_transport_retries=0)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SolanaClient:
+        """A client configured from the ``solana`` and ``http`` sections of the settings model."""
+        sol, http = settings.solana, settings.http
+        retry = RetryPolicy(http.max_retry_attempts, http.retry_delay_s, http.retry_max_delay_s)
+        return cls(
+            sol.rpc_url,
+            commitment=sol.commitment,
+            program_id=sol.metadata_program_id,
+            accounts_per_call=sol.accounts_per_call,
+            signatures_per_call=sol.signatures_per_call,
+            requests_per_window=sol.requests_per_window,
+            window_s=sol.window_s,
+            timeout_s=http.timeout_s,
+            retry=retry,
+            max_concurrency=min(http.max_concurrency_per_host, 8),
+        )
+
+    async def __aenter__(self) -> SolanaClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    # -- one JSON-RPC call, paced, retried, mapped -------------------------------------------
+    async def _call(self, method: str, params: list) -> Any:
+        started, last = time.monotonic(), None
+        for attempt in range(1, max(self.retry.attempts, 1) + 1):
+            try:
+                return await self._attempt(method, params, started)
+            except LayerError as exc:
+                if not _retryable(exc) or attempt >= self.retry.attempts:
+                    raise
+                last = exc
+            await asyncio.sleep(self.retry.delay(attempt, getattr(last, "retry_after", None)))
+        raise AssertionError("unreachable")
+
+    async def _attempt(self, method: str, params: list, started: float) -> Any:
+        await self._bucket.acquire()
+        timeout = None
+        if self.retry.deadline_s is not None:
+            timeout = self.retry.deadline_s - (time.monotonic() - started)
+            if timeout <= 0:
+                raise LayerTimeout("deadline exceeded", layer=LAYER, where=f"{self.where} {method}")
+        self.request_count += 1
+        request = JsonRpcRequest(method=method, params=params)
+        try:
+            return await asyncio.wait_for(self._client.send_rpc_request(request, Any), timeout)
+        except Exception as exc:  # everything AsyncClient raises is mapped here, at the boundary
+            raise map_exception(exc, f"{self.where} {method}") from None
+
+    async def _guarded(self, read: Callable[[], Awaitable[Any]]) -> Any:
+        async with self._semaphore:
+            return await read()
+
+    # -- metadata accounts -------------------------------------------------------------------
+    async def metadata_for_mints(self, mints: list[str]) -> dict[str, MetadataRead]:
+        """Read the metadata account of every mint; one entry per distinct mint, in input order."""
+        results: dict[str, MetadataRead] = {}
+        wanted: list[tuple[str, str]] = []
+        for mint in dict.fromkeys(mints):
+            try:
+                wanted.append((mint, metadata_pda(mint, self.program_id)))
+            except DecodeError as exc:
+                results[mint] = MetadataRead(mint, None, "invalid", error=str(exc))
+        batches = list(_chunks(wanted, self.accounts_per_call))
+        for reads in await asyncio.gather(*(self._guarded(lambda b=b: self._read_batch(b)) for b in batches)):
+            results.update((read.mint, read) for read in reads)
+        return {mint: results[mint] for mint in dict.fromkeys(mints)}
+
+    async def _read_batch(self, batch: list[tuple[str, str]]) -> list[MetadataRead]:
+        config = {"encoding": "base64", "commitment": self.commitment}
+        try:
+            result = await self._call("getMultipleAccounts", [[pda for _, pda in batch], config])
+            accounts = result["value"]
+            if not isinstance(accounts, list) or len(accounts) != len(batch):
+                raise DecodeError("getMultipleAccounts returned the wrong number of accounts", layer=LAYER)
+        except (LayerError, KeyError, TypeError) as exc:
+            reason = str(exc) if isinstance(exc, LayerError) else f"malformed getMultipleAccounts result ({exc!r})"
+            return [MetadataRead(mint, pda, "unavailable", error=reason) for mint, pda in batch]
+        return [self._metadata_read(mint, pda, account) for (mint, pda), account in zip(batch, accounts, strict=True)]
+
+    def _metadata_read(self, mint: str | None, pda: str, account: Any) -> MetadataRead:
+        if account is None:
+            return MetadataRead(mint or "", pda, "missing")
+        try:
+            data, owner = _account_bytes(account, pda)
+        except DecodeError as exc:  # the node's fault, not the chain's: unknown, not invalid
+            return MetadataRead(mint or "", pda, "unavailable", error=str(exc))
+        mint = mint or _mint_hint(data)
+        if owner != self.program_id:
+            error = f"account is owned by {owner}, not the metadata program {self.program_id}"
+            return MetadataRead(mint, pda, "invalid", error=error, owner=owner)
+        try:
+            metadata = decode_metadata(data, where=pda)
+        except DecodeError as exc:
+            return MetadataRead(mint, pda, "invalid", error=str(exc), owner=owner)
+        if mint and metadata.mint != mint:
+            error = f"account names mint {metadata.mint}, expected {mint}"
+            return MetadataRead(mint, pda, "invalid", metadata, error, owner)
+        return MetadataRead(metadata.mint, pda, "ok", metadata, owner=owner)
+
+    async def metadata_by_update_authority(self, authority: str) -> list[MetadataRead]:
+        """Every metadata account whose update authority is ``authority`` (getProgramAccounts + memcmp)."""
+        try:
+            Pubkey.from_string(authority)
+        except (ValueError, TypeError):
+            raise DecodeError("update authority is not a base58 public key", layer=LAYER, where=authority) from None
+        memcmp = {"memcmp": {"offset": UPDATE_AUTHORITY_OFFSET, "bytes": authority}}
+        config = {"encoding": "base64", "commitment": self.commitment, "filters": [memcmp]}
+        result = await self._guarded(lambda: self._call("getProgramAccounts", [self.program_id, config]))
+        keyed = result["value"] if isinstance(result, dict) else result
+        if not isinstance(keyed, list):
+            raise DecodeError("getProgramAccounts did not return a list", layer=LAYER, where=self.where)
+        return [self._keyed_read(item) for item in keyed]
+
+    def _keyed_read(self, item: Any) -> MetadataRead:
+        if not isinstance(item, dict) or not isinstance(item.get("pubkey"), str):
+            return MetadataRead("", None, "unavailable", error=f"malformed getProgramAccounts entry: {item!r:.200}")
+        return self._metadata_read(None, item["pubkey"], item.get("account"))
+
+    # -- signatures --------------------------------------------------------------------------
+    async def signature_statuses(self, sigs: list[str]) -> dict[str, SignatureRead]:
+        """The cluster's status of each signature (searching the whole transaction history)."""
+        results: dict[str, SignatureRead] = {}
+        valid: list[str] = []
+        for sig in dict.fromkeys(sigs):
+            try:
+                Signature.from_string(sig)
+                valid.append(sig)
+            except (ValueError, TypeError):
+                results[sig] = SignatureRead(sig, "invalid", err="not a base58 64-byte transaction signature")
+        batches = list(_chunks(valid, self.signatures_per_call))
+        for reads in await asyncio.gather(*(self._guarded(lambda b=b: self._read_statuses(b)) for b in batches)):
+            results.update((read.signature, read) for read in reads)
+        return {sig: results[sig] for sig in dict.fromkeys(sigs)}
+
+    async def _read_statuses(self, batch: list[str]) -> list[SignatureRead]:
+        try:
+            result = await self._call("getSignatureStatuses", [batch, {"searchTransactionHistory": True}])
+            statuses = result["value"]
+            if not isinstance(statuses, list) or len(statuses) != len(batch):
+                raise DecodeError("getSignatureStatuses returned the wrong number of statuses", layer=LAYER)
+            return [_signature_read(sig, status) for sig, status in zip(batch, statuses, strict=True)]
+        except (LayerError, KeyError, TypeError, AttributeError) as exc:
+            reason = str(exc) if isinstance(exc, LayerError) else f"malformed getSignatureStatuses result ({exc!r})"
+            return [SignatureRead(sig, "unavailable", err=reason) for sig in batch]
+
+
+def _signature_read(sig: str, status: dict | None) -> SignatureRead:
+    if status is None:
+        return SignatureRead(sig, "missing")
+    err = status.get("err")
+    return SignatureRead(
+        sig, "ok", status.get("slot"), _err_text(err), status.get("confirmationStatus"), succeeded=err is None
+    )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(redact_url(url))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme else "<rpc>"
+
+
+def _mint_hint(data: bytes) -> str:
+    """The mint named in raw account bytes, for labelling an entry that does not decode."""
+    return str(Pubkey(data[MINT_OFFSET : MINT_OFFSET + 32])) if len(data) >= MINT_OFFSET + 32 else ""

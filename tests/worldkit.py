@@ -1,0 +1,51 @@
+"""Test kit: start a local world, read every layer, compare findings with the manifest.
+
+Import from tests (``from tests.worldkit import running_world``); no fixtures here, so each test
+file decides its own scope.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from reconcile_pipeline.sandbox.world import LocalWorld
+from reconcile_pipeline.sandbox.worlddata import WorldSpec
+from reconcile_pipeline.settings import Settings, load_settings
+from reconcile_pipeline.snapshots.collect import collect_snapshots
+
+
+@contextlib.contextmanager
+def running_world(
+    directory: Path,
+    *,
+    seed: int = 7,
+    nfts: int = 24,
+    blocks: int = 16,
+    faults: list[str] | str = "all",
+    db_url: str | None = None,
+) -> Iterator[tuple[LocalWorld, Settings]]:
+    spec = WorldSpec(seed=seed, nfts=nfts, blocks=blocks, faults=[faults] if isinstance(faults, str) else faults)
+    with LocalWorld(spec, directory, db_url=db_url) as world:
+        config = world.write_config(Path(directory) / "reconcile.toml")
+        yield world, load_settings(config)
+
+
+def snapshot_frames(settings: Settings, **kwargs: object) -> dict[str, pd.DataFrame]:
+    return {name: snap.frame for name, snap in collect_snapshots(settings, **kwargs).items()}
+
+
+def expected_findings(manifest: dict, check_ids: tuple[str, ...] | None = None) -> set[tuple[str, str, str]]:
+    return {
+        (f["check_id"], f["entity_type"], f["entity_id"])
+        for f in manifest["expected_findings"]
+        if check_ids is None or f["check_id"] in check_ids
+    }
+
+
+def finding_keys(findings: pd.DataFrame, status: str = "fail") -> set[tuple[str, str, str]]:
+    rows = findings[findings["status"] == status]
+    return set(zip(rows["check_id"], rows["entity_type"], rows["entity_id"].astype(str), strict=True))
