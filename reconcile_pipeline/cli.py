@@ -1,4 +1,4 @@
-"""The `reconcile` command: `world up`, `demo`."""
+"""The `reconcile` command: `world up`, `demo`, `ui`."""
 
 from __future__ import annotations
 
@@ -58,6 +58,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_spec(args), args.dir)
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    from .ui import run_ui
+
+    return run_ui(args.config, host=args.host, port=args.port, instance=args.instance)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reconcile", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="build a small faulty world, snapshot every layer, print a summary")
     _world_args(demo, nfts=24, blocks=16, faults="all")
     demo.set_defaults(handler=cmd_demo)
+    ui = commands.add_parser("ui", help="the Dagster UI and daemon (dagster dev) on 127.0.0.1")
+    ui.add_argument("--config", default=None, help="settings TOML (default: RECONCILE_CONFIG / environment)")
+    ui.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument(
+        "--instance",
+        choices=["local", "postgres"],
+        default="local",
+        help="local: SQLite under .dagster_home; postgres: dagster.yaml with DAGSTER_PG_* variables",
+    )
+    ui.set_defaults(handler=cmd_ui)
     parser.epilog = "fault ids: " + ", ".join(ALL_FAULTS)
     return parser
 

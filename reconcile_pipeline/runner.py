@@ -12,7 +12,13 @@ def materialize_snapshots(config_path: str, *, tags: dict[str, str] | None = Non
     """Run every snapshot asset once; return each asset's materialization metadata (plain values)."""
     defs = build_definitions(config_path)
     resources = defs.resources
-    result = materialize(SNAPSHOT_ASSETS, resources=resources, instance=DagsterInstance.ephemeral(), tags=tags)
+    result = materialize(
+        SNAPSHOT_ASSETS,
+        resources=resources,
+        instance=DagsterInstance.ephemeral(),
+        tags=tags,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
     summary: dict[str, dict] = {}
     for event in result.get_asset_materialization_events():
         materialization: AssetMaterialization = event.event_specific_data.materialization

@@ -42,7 +42,11 @@ def _free_port() -> int:
 
 
 def _server_bin_dir() -> Path | None:
-    found = sorted(glob.glob(PG_BIN_GLOB), key=lambda p: int(Path(p).parents[1].name or 0))
+    def version(initdb: str) -> int:
+        name = Path(initdb).parents[1].name  # /usr/lib/postgresql/<version>/bin/initdb
+        return int(name) if name.isdigit() else 0
+
+    found = sorted(glob.glob(PG_BIN_GLOB), key=version)
     return Path(found[-1]).parent if found else None
 
 
@@ -126,7 +130,7 @@ def postgres_url() -> Iterator[str]:
     try:
         server_url = cluster.start()
         _create_database(server_url, "reconcile_test")
-        yield str(make_url(server_url).set(database="reconcile_test").render_as_string(hide_password=False))
+        yield make_url(server_url).set(database="reconcile_test").render_as_string(hide_password=False)
     finally:
         cluster.stop()
 

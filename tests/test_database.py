@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from reconcile_pipeline.db.migrate import current_revision, head_revision, migrate
+from reconcile_pipeline.db.migrate import VERSION_TABLE, current_revision, head_revision, migrate
 from reconcile_pipeline.db.models import TABLES, Base
 from reconcile_pipeline.layers.database import DatabaseClient
 from reconcile_pipeline.layers.errors import (
@@ -64,7 +64,7 @@ def test_migrate_from_empty_then_idempotent(db_url: str) -> None:
     assert current_revision(db_url) == "0001"
     engine = create_engine(db_url)
     try:
-        assert set(inspect(engine).get_table_names()) == set(TABLES) | {"alembic_version"}
+        assert set(inspect(engine).get_table_names()) == set(TABLES) | {VERSION_TABLE}
     finally:
         engine.dispose()
     with DatabaseClient(db_url) as db:
@@ -76,7 +76,7 @@ def test_migrated_schema_equals_models(db_url: str) -> None:
     engine = create_engine(db_url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "version_table": VERSION_TABLE})
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()
@@ -113,6 +113,20 @@ def test_empty_read_has_columns_and_types(client: DatabaseClient) -> None:
     frame = client.read_minting_operations()
     assert frame.empty and list(frame.columns) == [c.name for c in TABLES["minting_operations"].columns]
     assert str(frame["updated_at"].dtype) == "datetime64[us, UTC]"
+
+
+def test_rows_from_a_frame_store_missing_values_as_null(client: DatabaseClient) -> None:
+    frame = pd.DataFrame([operation(1, verified_at=T0), operation(2, mint_address=None)])
+    client.insert_minting_operations(frame.to_dict("records"))  # NaN and NaT where values are missing
+    back = client.read_minting_operations()
+    assert back["mint_address"].isna().tolist() == [False, True]
+    assert back["verified_at"].isna().tolist() == [False, True]
+    finding = {"check_id": "X", "entity_type": "nft", "entity_id": "m", "layers": ["ipfs"], "status": "unknown"}
+    client.write_findings(
+        "r", [finding | {"severity": "info", "truth": float("nan"), "details": {"ratio": float("nan")}}]
+    )
+    stored = client.read_findings(run_id="r")
+    assert stored.loc[0, "details"] == {"ratio": None} and stored.loc[0, "truth"] is None
 
 
 def test_naive_datetime_and_unknown_column_refused(client: DatabaseClient) -> None:

@@ -26,7 +26,6 @@ from reconcile_pipeline.layers.metaplex import (
 )
 from reconcile_pipeline.layers.solana import RpcError, SolanaClient, TokenBucket, map_exception
 from reconcile_pipeline.sandbox.solana_rpc import Ledger, SolanaRpcServer, new_pubkey, new_signature
-from reconcile_pipeline.settings import load_settings
 
 AUTHORITY = new_pubkey(b"our-authority")
 OTHER_AUTHORITY = new_pubkey(b"someone-else")
@@ -429,7 +428,8 @@ def test_token_bucket_limits_calls_per_window(ledger: Ledger) -> None:
         elapsed = time.monotonic() - started
     assert sent == 7 and {r.status for r in reads.values()} == {"missing"}
     arrivals = sorted(server.arrivals)
-    assert all(later - earlier >= 0.29 for earlier, later in zip(arrivals, arrivals[3:], strict=False))
+    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[3:], strict=False)]
+    assert min(gaps) >= 0.25, gaps  # the client spaces sends by 0.3 s; arrival adds a little connection jitter
     assert 0.6 <= elapsed < 2.0
 
 
@@ -445,20 +445,14 @@ def test_token_bucket_alone() -> None:
     assert stamps[1] - stamps[0] < 0.05 and stamps[2] - stamps[0] >= 0.19 and stamps[4] - stamps[0] >= 0.39
 
 
-def test_from_settings_keeps_secrets_out_of_errors(server: SolanaRpcServer, ledger: Ledger) -> None:
+def test_secrets_in_the_rpc_url_stay_out_of_errors(server: SolanaRpcServer, ledger: Ledger) -> None:
     put_nft(ledger, mint_of(1))
-    url = f"{server.url}/SECRET-TOKEN/?api-key=abc123"
-    settings = load_settings(solana={"rpc_url": url, "accounts_per_call": 1}, http={"max_retry_attempts": 1})
-
-    async def go():
-        async with SolanaClient.from_settings(settings) as client:
-            return await client.metadata_for_mints([mint_of(1), mint_of(2)]), client.request_count
-
-    reads, sent = run(go())
+    url = f"{server.url}/SECRET-TOKEN/?api-key=abc123"  # hosted endpoints carry keys in the path or query
+    reads, sent = run(read_mints(url, [mint_of(1), mint_of(2)], accounts_per_call=1))
     assert (reads[mint_of(1)].status, reads[mint_of(2)].status, sent) == ("ok", "missing", 2)
     server.faults.mode = "error"
-    reads, sent = run(go())
-    assert sent == 2 and reads[mint_of(1)].status == "unavailable"
+    reads, sent = run(read_mints(url, [mint_of(1)], retry=RetryPolicy(attempts=1)))
+    assert (reads[mint_of(1)].status, sent) == ("unavailable", 1)
     assert reads[mint_of(1)].error == f"[solana] server error (HTTP 503) (at {server.url} getMultipleAccounts)"
     server.faults.reset()
-    assert httpx.get(server.url).status_code == 405
+    assert httpx.get(url).status_code == 405

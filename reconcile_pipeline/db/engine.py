@@ -51,20 +51,24 @@ def sqlite_file(url: URL) -> Path | None:
     return None if url.database.startswith("file:") else Path(url.database)
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
+def _json_safe(value: Any) -> Any:
+    """Plain JSON: NaN/inf become null (PostgreSQL's json refuses them), numpy scalars become Python."""
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return [_json_safe(item) for item in items]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=str)
-    if isinstance(value, tuple):
-        return list(value)
-    return str(value)
+    return value
 
 
 def json_dumps(value: Any) -> str:
-    return json.dumps(value, default=_json_default)
+    return json.dumps(_json_safe(value), default=str, allow_nan=False)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

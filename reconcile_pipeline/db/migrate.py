@@ -61,6 +61,9 @@ def migrate(url: str, *, revision: str = "head") -> None:
         engine.dispose()
 
 
+VERSION_TABLE = "reconcile_alembic_version"  # not alembic_version: Dagster may share the database
+
+
 def current_revision(url: str) -> str | None:
     """The revision the database is at, or None if it was never migrated."""
     parsed = parse_db_url(url)
@@ -70,7 +73,7 @@ def current_revision(url: str) -> str | None:
     engine = make_engine(parsed)
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
     except SQLAlchemyError as exc:
         raise map_db_error(exc, parsed) from exc
     finally:

@@ -78,7 +78,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
-        if value is None:
+        if value is None or value != value:  # None, pandas.NaT
             return None
         if hasattr(value, "to_pydatetime"):  # pandas.Timestamp
             value = value.to_pydatetime()

@@ -56,8 +56,14 @@ def _grouped_by_keys(table: Table, rows: Iterable[dict[str, Any]]) -> dict[tuple
         unknown = set(row) - known
         if unknown:
             raise ValueError(f"unknown column(s) {sorted(unknown)} for table {table.name}")
-        groups.setdefault(tuple(sorted(row)), []).append(row)
+        clean = {key: None if _is_missing(value) else value for key, value in row.items()}
+        groups.setdefault(tuple(sorted(row)), []).append(clean)
     return groups
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaN, NaT, pd.NA: rows built from frames carry these for SQL NULL."""
+    return pd.api.types.is_scalar(value) and bool(pd.isna(value))
 
 
 class DatabaseClient:
@@ -135,7 +141,8 @@ class DatabaseClient:
         if ids is None:
             return self.read_table(table.name, [statement])
         wanted = list(dict.fromkeys(str(i) for i in ids))
-        return self.read_table(table.name, [statement.where(table.c.id.in_(c)) for c in _chunks(wanted, IDS_PER_QUERY)])
+        chunks = [statement.where(table.c.id.in_(chunk)) for chunk in _chunks(wanted, IDS_PER_QUERY)]
+        return self.read_table(table.name, chunks).sort_values("id", ignore_index=True)
 
     def read_source_image_registry(self) -> pd.DataFrame:
         table = TABLES["source_image_registry"]

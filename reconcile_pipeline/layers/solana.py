@@ -10,7 +10,7 @@ at this boundary (layer="solana"):
 - httpx2.TimeoutException                          -> LayerTimeout
 - httpx2.TransportError (refused, reset, cut off)  -> LayerConnectError
 - HTTP 429 (Retry-After honoured) / 401, 403 / 5xx -> LayerRateLimited / LayerAuthError / LayerServerError
-- other HTTP 4xx (a wrong endpoint)                 -> LayerServerError, not retried
+  (layers/http.py's mapping; another 4xx, a wrong endpoint, is a LayerServerError that is not retried)
 - a JSON-RPC error object                          -> RpcError (LayerUnavailable; transient codes retried)
 - a malformed response                             -> DecodeError
 
@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx2
@@ -40,7 +40,6 @@ from solders.signature import Signature
 
 from .errors import (
     DecodeError,
-    LayerAuthError,
     LayerConnectError,
     LayerError,
     LayerRateLimited,
@@ -49,11 +48,8 @@ from .errors import (
     LayerUnavailable,
     redact_url,
 )
-from .http import RetryPolicy
+from .http import RETRYABLE_STATUS, RetryPolicy, _retry_after, _status_error
 from .metaplex import METADATA_PROGRAM_ID, MINT_OFFSET, UPDATE_AUTHORITY_OFFSET, Metadata, decode_metadata, metadata_pda
-
-if TYPE_CHECKING:
-    from ..settings import Settings
 
 LAYER = "solana"
 DEFAULT_RETRY = RetryPolicy()
@@ -116,31 +112,13 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
-def _seconds(value: str | None) -> float | None:
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
-
-
-def _status_error(exc: httpx2.HTTPStatusError, where: str) -> LayerError:
-    status = exc.response.status_code
-    if status == 429:
-        retry_after = _seconds(exc.response.headers.get("Retry-After"))
-        return LayerRateLimited("rate limited (HTTP 429)", retry_after=retry_after, layer=LAYER, where=where)
-    if status in (401, 403):
-        return LayerAuthError(f"credentials refused (HTTP {status})", layer=LAYER, where=where)
-    label = "server error" if status >= 500 else "request refused"
-    return LayerServerError(f"{label} (HTTP {status})", status_code=status, layer=LAYER, where=where)
-
-
 def map_exception(exc: BaseException, where: str) -> LayerError:
     """Map what ``AsyncClient`` raises into the LayerError tree."""
     cause = exc.__cause__ if isinstance(exc, SolanaRpcException) else exc
     if isinstance(cause, httpx2.TimeoutException | TimeoutError):
         return LayerTimeout(f"timed out ({type(cause).__name__})", layer=LAYER, where=where)
-    if isinstance(cause, httpx2.HTTPStatusError):
-        return _status_error(cause, where)
+    if isinstance(cause, httpx2.HTTPStatusError):  # the same mapping as the httpx seam's
+        return _status_error(cause.response.status_code, _retry_after(cause.response), LAYER, where)
     if isinstance(cause, httpx2.HTTPError | httpx2.InvalidURL | OSError):
         return LayerConnectError(f"transport failed ({type(cause).__name__}: {cause})", layer=LAYER, where=where)
     if isinstance(exc, SolanaJsonRpcError):
@@ -154,7 +132,7 @@ def _retryable(exc: LayerError) -> bool:
     if isinstance(exc, RpcError):
         return exc.code in TRANSIENT_RPC_CODES
     if isinstance(exc, LayerServerError):
-        return exc.status_code >= 500
+        return exc.status_code in RETRYABLE_STATUS
     return isinstance(exc, LayerTimeout | LayerConnectError | LayerRateLimited)
 
 
@@ -200,24 +178,6 @@ class SolanaClient:
         self._bucket = TokenBucket(requests_per_window, window_s)
         self._semaphore = asyncio.Semaphore(max(max_concurrency, 1))
         self._client = AsyncClient(rpc_url, timeout=timeout_s, max_transport_retries=0)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SolanaClient:
-        """A client configured from the ``solana`` and ``http`` sections of the settings model."""
-        sol, http = settings.solana, settings.http
-        retry = RetryPolicy(http.max_retry_attempts, http.retry_delay_s, http.retry_max_delay_s)
-        return cls(
-            sol.rpc_url,
-            commitment=sol.commitment,
-            program_id=sol.metadata_program_id,
-            accounts_per_call=sol.accounts_per_call,
-            signatures_per_call=sol.signatures_per_call,
-            requests_per_window=sol.requests_per_window,
-            window_s=sol.window_s,
-            timeout_s=http.timeout_s,
-            retry=retry,
-            max_concurrency=min(http.max_concurrency_per_host, 8),
-        )
 
     async def __aenter__(self) -> SolanaClient:
         return self

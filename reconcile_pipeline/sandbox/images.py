@@ -10,6 +10,7 @@ with :func:`write_level_images`.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Iterable
 from io import BytesIO
@@ -45,8 +46,6 @@ def _mix(colour: Colour, other: Colour, t: float) -> Colour:
 
 
 def _star(cx: float, cy: float, outer: float, inner: float) -> list[tuple[float, float]]:
-    import math
-
     points = []
     for i in range(10):
         radius = outer if i % 2 == 0 else inner

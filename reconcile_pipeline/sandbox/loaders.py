@@ -66,10 +66,10 @@ def load_database(world: WorldData, db_url: str) -> None:
     from ..layers.database import DatabaseClient
 
     migrate(db_url)
-    client = DatabaseClient(db_url)
     rows = [db_row(nft, world) for nft in world.nfts if nft.in_db] + world.extra_ops
-    client.insert_minting_operations(rows)
-    client.upsert_registry(world.registry)
+    with DatabaseClient(db_url) as client:
+        client.insert_minting_operations(rows)
+        client.upsert_registry(world.registry)
 
 
 def load_kv(world: WorldData, kv_server: object) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
+from ..layers.cid import decode_multibase, encode_multibase
 from .httpserver import LoopbackServer, Request, Response
 
 MAX_MULTIPLE_ACCOUNTS = 100
@@ -151,23 +152,11 @@ def _encode_data(data: bytes, config: dict) -> Any:
 
 
 def _b58encode(data: bytes) -> str:
-    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-    number, out = int.from_bytes(data, "big"), ""
-    while number:
-        number, rest = divmod(number, 58)
-        out = alphabet[rest] + out
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+    return encode_multibase("z", data)[1:]
 
 
 def _b58decode(text: str) -> bytes:
-    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-    number = 0
-    for char in text:
-        if char not in alphabet:
-            raise ValueError(f"invalid base58 character {char!r}")
-        number = number * 58 + alphabet.index(char)
-    body = number.to_bytes((number.bit_length() + 7) // 8, "big")
-    return b"\0" * (len(text) - len(text.lstrip("1"))) + body
+    return decode_multibase("z" + text)
 
 
 def _account_json(record: AccountRecord, config: dict) -> dict:

@@ -7,7 +7,7 @@ import dataclasses
 import pandas as pd
 
 from .. import clients
-from ..layers.errors import LayerError, LayerUnavailable
+from ..layers.errors import LayerError
 from ..settings import Settings
 from .base import LayerStatus, Snapshot, records_frame, status_from, unavailable
 
@@ -53,11 +53,13 @@ def snapshot_source_images(settings: Settings) -> Snapshot:
 
 
 def snapshot_table(settings: Settings, reader: str) -> Snapshot:
-    """Read one database table with the named DatabaseClient reader (e.g. 'read_minting_operations')."""
+    """Read one database table with the named DatabaseClient reader (e.g. 'read_minting_operations').
+
+    Any LayerError (refused, timeout, or tables never migrated) leaves the table unread: unknown."""
     client = clients.database_client(settings)
     try:
         frame = getattr(client, reader)()
-    except LayerUnavailable as exc:
+    except LayerError as exc:
         return unavailable("database", exc, [])
     finally:
         client.close()
@@ -97,8 +99,9 @@ async def snapshot_chain_metadata(settings: Settings, db_mints: list[str]) -> Sn
     rows += [_chain_row(read, False, listing_status) for read in by_mint.values()]
     frame = pd.DataFrame(rows, columns=CHAIN_COLUMNS)
     status = status_from("solana", frame)
-    if listing_status != "ok":
-        status.status, status.message = "degraded", listing_status
+    if listing_status != "ok":  # everything unreadable, or only the listing (orphans unknown)
+        status.status = "unavailable" if status.unreadable == len(frame) else "degraded"
+        status.message = listing_status
     return Snapshot(frame, status)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from reconcile_pipeline.db.migrate import VERSION_TABLE
 from reconcile_pipeline.db.models import Base
 
 config = context.config
@@ -22,6 +23,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite has no ALTER for most changes
         compare_type=True,
+        version_table=VERSION_TABLE,  # not alembic_version: Dagster's storage may share the database
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -41,7 +43,12 @@ def run_migrations_online() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata, literal_binds=True)
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        version_table=VERSION_TABLE,
+    )
     with context.begin_transaction():
         context.run_migrations()
 else:
