@@ -13,12 +13,12 @@ from reconcile_pipeline.layers.cid import (
     DAG_PB,
     RAW,
     SHA2_256,
-    encode_multibase,
     is_cid,
     parse_cid,
     parse_ipfs_uri,
 )
 from reconcile_pipeline.layers.errors import DecodeError
+from reconcile_pipeline.layers.multibase import encode_multibase
 
 HELLO_WORLD_V0 = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"  # "hello world\n", ipfs add
 HELLO_WORLD_V0_AS_V1 = "bafybeicg2rebjoofv4kbyovkw7af3rpiitvnl6i7ckcywaq6xjcxnc2mby"

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from reconcile_pipeline.layers.cid import parse_cid
+from reconcile_pipeline.layers.cid import DAG_PB, parse_cid
 from reconcile_pipeline.layers.http import RetryPolicy
 from reconcile_pipeline.layers.ipfs import GatewayRead, IpfsGatewayClient, ObjectRead
 from reconcile_pipeline.layers.unixfs import unixfs_cid
@@ -141,6 +141,20 @@ def test_v0_and_v1_spellings_read_the_same_object(store, start):
     cid1 = str(parse_cid(cid0).to_v1())
     assert fetch([gw], cid1).content == BIG
     assert fetch([gw], parse_cid(cid0).to_text("z")).status == "ok"
+
+
+@pytest.mark.parametrize("data", [DATA, BIG], ids=["one-block", "three-chunks"])
+def test_v1_spelling_of_v0_added_content_verifies(store, start, data: bytes):
+    """A Qm root spelled "bafybei..." (as subdomain gateways do) keeps its v0 DAG; it verifies as it is."""
+    (gw,) = start(1)
+    cid1 = parse_cid(store.add(data, cid_version=0)).to_v1()
+    assert (cid1.version, cid1.codec, str(cid1)[:6]) == (1, DAG_PB, "bafybe")
+    read = fetch([gw], str(cid1))
+    assert (read.status, read.content, read.verified, read.cid) == ("ok", data, True, str(cid1))
+    assert statuses(read.gateways) == [("ok", None)]
+    gw.wrong_bytes = {str(cid1)}
+    wrong = fetch([gw], str(cid1))
+    assert (wrong.status, wrong.verified, statuses(wrong.gateways)) == ("invalid", False, [("integrity", "integrity")])
 
 
 def test_first_verified_copy_stops_the_search(store, start):

@@ -25,7 +25,8 @@ from reconcile_pipeline.layers.ipfs import IpfsGatewayClient
 from reconcile_pipeline.layers.pinata import PinataClient
 from reconcile_pipeline.layers.unixfs import unixfs_cid
 from reconcile_pipeline.sandbox.httpserver import Faults
-from reconcile_pipeline.sandbox.ipfs import ContentStore, GatewayServer, PinataServer
+from reconcile_pipeline.sandbox.ipfs import ContentStore, GatewayServer
+from reconcile_pipeline.sandbox.pinata import PinataServer
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.local-test-secret.c2lnbmF0dXJl"
 FAST = RetryPolicy(attempts=2, base_delay_s=0.01)

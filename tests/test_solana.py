@@ -24,8 +24,11 @@ from reconcile_pipeline.layers.metaplex import (
     encode_metadata,
     metadata_pda,
 )
-from reconcile_pipeline.layers.solana import RpcError, SolanaClient, TokenBucket, map_exception
-from reconcile_pipeline.sandbox.solana_rpc import Ledger, SolanaRpcServer, new_pubkey, new_signature
+from reconcile_pipeline.layers.ratelimit import TokenBucket
+from reconcile_pipeline.layers.solana import SolanaClient
+from reconcile_pipeline.layers.solana_errors import RpcError, map_exception
+from reconcile_pipeline.sandbox.ledger import Ledger, new_pubkey, new_signature
+from reconcile_pipeline.sandbox.solana_rpc import SolanaRpcServer
 
 AUTHORITY = new_pubkey(b"our-authority")
 OTHER_AUTHORITY = new_pubkey(b"someone-else")

@@ -5,17 +5,26 @@ dag-pb node ("Qm..."); CIDv1 is ``varint(1) varint(codec) multihash`` in a multi
 default). Parsing is strict: anything not exactly a CID raises :class:`DecodeError` (layer "ipfs")
 and never another exception type. :func:`parse_ipfs_uri` turns ``ipfs://``, ``/ipfs/``, path- and
 subdomain-gateway URLs into ``(cid, path)`` so callers can rewrite them to configured gateways.
+The byte and text encodings underneath (varints, multihash, multibase) are in :mod:`.multibase`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from reconcile_pipeline.layers.errors import DecodeError
+from reconcile_pipeline.layers.multibase import (
+    MultiformatError,
+    decode_base58btc,
+    decode_multibase,
+    encode_base58btc,
+    encode_multibase,
+    encode_varint,
+    read_varint,
+    split_multihash,
+)
 
 __all__ = [
     "CID",
@@ -34,131 +43,9 @@ DAG_PB = 0x70
 RAW = 0x55
 SHA2_256 = 0x12
 MAX_CID_TEXT = 200
-_KNOWN_DIGEST_LENGTHS = {SHA2_256: 32, 0x13: 64, 0x16: 32, 0x14: 64, 0xB220: 32}  # sha2, sha3, blake2b-256
-
-
-class _Invalid(ValueError):
-    """Internal: what is wrong; public functions turn it into DecodeError with a `where`."""
-
-
-# -- varints and bases --------------------------------------------------------------------------
-
-
-def encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    """Unsigned LEB128 at `pos`, minimal form, at most 9 bytes (multiformats unsigned-varint)."""
-    value = shift = 0
-    for i in range(9):
-        if pos + i >= len(data):
-            raise _Invalid("truncated varint")
-        byte = data[pos + i]
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            if byte == 0 and i > 0:
-                raise _Invalid("non-minimal varint")
-            return value, pos + i + 1
-    raise _Invalid("varint longer than 9 bytes")
-
-
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def _encode_radix(data: bytes, alphabet: str) -> str:
-    number = int.from_bytes(data, "big")
-    digits = []
-    while number:
-        number, rem = divmod(number, len(alphabet))
-        digits.append(alphabet[rem])
-    zeros = len(data) - len(data.lstrip(b"\0"))
-    return alphabet[0] * zeros + "".join(reversed(digits))
-
-
-def _decode_radix(text: str, alphabet: str) -> bytes:
-    number = 0
-    for char in text:
-        index = alphabet.find(char) if char.isascii() else -1
-        if index < 0:
-            raise _Invalid(f"bad character {char!r}")
-        number = number * len(alphabet) + index
-    zeros = len(text) - len(text.lstrip(alphabet[0]))
-    return b"\0" * zeros + number.to_bytes((number.bit_length() + 7) // 8, "big")
-
-
-def _b32_encode(data: bytes) -> str:
-    return base64.b32encode(data).decode().rstrip("=").lower()
-
-
-def _b32_decode(text: str) -> bytes:
-    if not text.isascii() or "=" in text:
-        raise _Invalid("bad base32 character")
-    return base64.b32decode(text.upper() + "=" * (-len(text) % 8))
-
-
-_ENCODERS = {
-    "b": _b32_encode,
-    "B": lambda data: _b32_encode(data).upper(),
-    "z": lambda data: _encode_radix(data, _B58),
-    "k": lambda data: _encode_radix(data, _B36),
-    "K": lambda data: _encode_radix(data, _B36).upper(),
-    "f": lambda data: data.hex(),
-    "F": lambda data: data.hex().upper(),
-}
-_DECODERS = {
-    "b": _b32_decode,
-    "B": _b32_decode,
-    "z": lambda text: _decode_radix(text, _B58),
-    "k": lambda text: _decode_radix(text, _B36),
-    "K": lambda text: _decode_radix(text.lower(), _B36),
-    "f": bytes.fromhex,
-    "F": bytes.fromhex,
-}
-
-
-def encode_multibase(prefix: str, data: bytes) -> str:
-    """Multibase text of `data`; prefix one of b B z k K f F."""
-    return prefix + _ENCODERS[prefix](data)
-
-
-def decode_multibase(text: str) -> bytes:
-    """Bytes of a multibase text; strict: only the canonical spelling of those bytes is accepted."""
-    prefix, body = text[:1], text[1:]
-    if prefix not in _DECODERS:
-        raise _Invalid(f"unsupported multibase prefix {prefix!r}")
-    try:
-        data = _DECODERS[prefix](body)
-    except (binascii.Error, ValueError) as exc:
-        raise _Invalid(f"bad multibase {prefix!r} text") from exc
-    if encode_multibase(prefix, data) != text:
-        raise _Invalid(f"bad or non-canonical multibase {prefix!r} text")
-    return data
 
 
 # -- CID ----------------------------------------------------------------------------------------
-
-
-def _split_multihash(multihash: bytes) -> tuple[int, bytes]:
-    code, pos = _read_varint(multihash, 0)
-    length, pos = _read_varint(multihash, pos)
-    digest = multihash[pos:]
-    if len(digest) != length:
-        raise _Invalid(f"multihash declares {length} digest bytes, has {len(digest)}")
-    expected = _KNOWN_DIGEST_LENGTHS.get(code)
-    if expected is not None and length != expected:
-        raise _Invalid(f"digest of hash 0x{code:x} must be {expected} bytes, not {length}")
-    return code, digest
 
 
 @dataclass(frozen=True)
@@ -170,20 +57,20 @@ class CID:
     def __post_init__(self) -> None:
         try:
             _check_cid(self.version, self.codec, self.multihash)
-        except _Invalid as exc:
+        except MultiformatError as exc:
             raise DecodeError(f"invalid CID: {exc}", layer="ipfs", where=self.multihash.hex()[:80]) from None
 
     @property
     def hash_code(self) -> int:
-        return _split_multihash(self.multihash)[0]
+        return split_multihash(self.multihash)[0]
 
     @property
     def digest(self) -> bytes:
-        return _split_multihash(self.multihash)[1]
+        return split_multihash(self.multihash)[1]
 
     def __str__(self) -> str:
         if self.version == 0:
-            return _encode_radix(self.multihash, _B58)
+            return encode_base58btc(self.multihash)
         return encode_multibase("b", self.encode())
 
     def to_text(self, prefix: str = "b") -> str:
@@ -211,28 +98,28 @@ class CID:
     def from_bytes(cls, data: bytes) -> CID:
         try:
             return _cid_from_bytes(bytes(data))
-        except _Invalid as exc:
+        except MultiformatError as exc:
             raise DecodeError(f"invalid binary CID: {exc}", layer="ipfs", where=bytes(data).hex()[:80]) from None
 
 
 def _check_cid(version: int, codec: int, multihash: bytes) -> None:
     if version not in (0, 1):
-        raise _Invalid(f"unsupported CID version {version}")
+        raise MultiformatError(f"unsupported CID version {version}")
     if not isinstance(codec, int) or codec < 0 or not isinstance(multihash, bytes):
-        raise _Invalid("codec must be a non-negative int and multihash bytes")
-    code, digest = _split_multihash(multihash)
+        raise MultiformatError("codec must be a non-negative int and multihash bytes")
+    code, digest = split_multihash(multihash)
     if version == 0 and (codec != DAG_PB or code != SHA2_256):
-        raise _Invalid("CIDv0 must be dag-pb with a sha2-256 multihash")
+        raise MultiformatError("CIDv0 must be dag-pb with a sha2-256 multihash")
 
 
 def _cid_from_bytes(data: bytes) -> CID:
     if len(data) == 34 and data[:2] == b"\x12\x20":
         return CID(0, DAG_PB, data)
-    version, pos = _read_varint(data, 0)
+    version, pos = read_varint(data, 0)
     if version != 1:
-        raise _Invalid(f"unsupported CID version {version}")
-    codec, pos = _read_varint(data, pos)
-    _split_multihash(data[pos:])
+        raise MultiformatError(f"unsupported CID version {version}")
+    codec, pos = read_varint(data, pos)
+    split_multihash(data[pos:])
     return CID(1, codec, data[pos:])
 
 
@@ -241,7 +128,7 @@ def parse_cid(text: str) -> CID:
     where = text[:80] if isinstance(text, str) else repr(text)[:80]
     try:
         return _parse_cid_text(text)
-    except _Invalid as exc:
+    except MultiformatError as exc:
         raise DecodeError(f"not a CID: {exc}", layer="ipfs", where=where) from None
     except DecodeError as exc:
         raise DecodeError(f"not a CID: {exc.reason}", layer="ipfs", where=where) from None
@@ -249,19 +136,19 @@ def parse_cid(text: str) -> CID:
 
 def _parse_cid_text(text: str) -> CID:
     if not isinstance(text, str):
-        raise _Invalid(f"expected text, got {type(text).__name__}")
+        raise MultiformatError(f"expected text, got {type(text).__name__}")
     if not text:
-        raise _Invalid("empty")
+        raise MultiformatError("empty")
     if len(text) > MAX_CID_TEXT:
-        raise _Invalid(f"longer than {MAX_CID_TEXT} characters")
+        raise MultiformatError(f"longer than {MAX_CID_TEXT} characters")
     if len(text) == 46 and text.startswith("Qm"):
-        multihash = _decode_radix(text, _B58)
+        multihash = decode_base58btc(text)
         if len(multihash) != 34 or multihash[:2] != b"\x12\x20":
-            raise _Invalid("CIDv0 must be a 34-byte sha2-256 multihash")
+            raise MultiformatError("CIDv0 must be a 34-byte sha2-256 multihash")
         return CID(0, DAG_PB, multihash)
     data = decode_multibase(text)
     if data[:1] == b"\x12":
-        raise _Invalid("a CIDv0 multihash may not be multibase-encoded")
+        raise MultiformatError("a CIDv0 multihash may not be multibase-encoded")
     return _cid_from_bytes(data)
 
 
@@ -295,7 +182,7 @@ def parse_ipfs_uri(uri: str) -> tuple[CID, str] | None:
             return None
         cid_text, raw_path = found
         return parse_cid(cid_text), _normalise_path(raw_path)
-    except _Invalid as exc:
+    except MultiformatError as exc:
         raise DecodeError(f"bad IPFS URI: {exc}", layer="ipfs", where=uri[:80]) from None
     except DecodeError as exc:
         raise DecodeError(f"bad IPFS URI: {exc.reason}", layer="ipfs", where=uri[:80]) from None
@@ -325,7 +212,7 @@ def _locate_in_http_url(uri: str) -> tuple[str, str] | None:
     try:
         parts = urlsplit(uri)
     except ValueError as exc:
-        raise _Invalid("unparseable URL") from exc
+        raise MultiformatError("unparseable URL") from exc
     if parts.path.startswith("/ipfs/"):
         return _split_first(parts.path[6:])
     host = parts.netloc.rpartition("@")[2].partition(":")[0]
@@ -349,11 +236,11 @@ def _normalise_path(raw_path: str) -> str:
         try:
             decoded = unquote_to_bytes(segment).decode("utf-8")
         except UnicodeError as exc:
-            raise _Invalid("path is not UTF-8 after percent-decoding") from exc
+            raise MultiformatError("path is not UTF-8 after percent-decoding") from exc
         if "\0" in decoded:
-            raise _Invalid("NUL in path")
+            raise MultiformatError("NUL in path")
         if decoded == "..":
-            raise _Invalid("'..' in path")
+            raise MultiformatError("'..' in path")
         if decoded not in ("", "."):
             segments.append(quote(decoded, safe=_SEGMENT_SAFE))
     return "".join("/" + segment for segment in segments)

@@ -171,8 +171,15 @@ class DatabaseClient:
         """Insert operation rows (``id`` and timestamps default when absent). Returns the row count."""
         return self._insert("minting_operations", rows)
 
-    def write_consistency_checks(self, rows: Iterable[dict[str, Any]]) -> int:
-        return self._insert("consistency_checks", rows)
+    def write_consistency_checks(self, rows: Iterable[dict[str, Any]], *, run_id: str | None = None) -> int:
+        """Insert audit rows; with ``run_id``, first delete that run's rows (a retried run writes once)."""
+        if run_id is None:
+            return self._insert("consistency_checks", rows)
+        table = TABLES["consistency_checks"]
+        groups = _grouped_by_keys(table, [{**row, "run_id": run_id} for row in rows])
+        with self.connect(write=True) as conn:
+            conn.execute(delete(table).where(table.c.run_id == run_id))
+            return self._insert_groups(conn, table, groups)
 
     def write_findings(self, run_id: str, findings: Iterable[dict[str, Any]]) -> int:
         """Replace the findings of ``run_id`` with ``findings`` (idempotent per run)."""

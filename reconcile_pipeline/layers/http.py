@@ -60,7 +60,8 @@ class HttpResult:
     elapsed_s: float
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """The ``Retry-After`` delay in seconds (at least 0); None when absent or not a number (e.g. an HTTP date)."""
     value = response.headers.get("Retry-After")
     if value is None:
         return None
@@ -88,7 +89,8 @@ async def _read_capped(response: httpx.Response, max_bytes: int, layer: str, whe
     return b"".join(chunks)
 
 
-def _status_error(status: int, retry_after: float | None, layer: str, where: str) -> Exception:
+def status_error(status: int, retry_after: float | None, layer: str, where: str) -> Exception:
+    """The LayerError for a failing HTTP status: 429 rate limited, 401/403 auth, anything else a server error."""
     if status == 429:
         return LayerRateLimited("rate limited (HTTP 429)", retry_after=retry_after, layer=layer, where=where)
     if status in (401, 403):
@@ -103,7 +105,7 @@ async def _attempt(
     try:
         async with client.stream(method, url, **kwargs) as response:
             if response.status_code in RETRYABLE_STATUS or response.status_code in (401, 403):
-                raise _status_error(response.status_code, _retry_after(response), layer, where)
+                raise status_error(response.status_code, retry_after_seconds(response), layer, where)
             content = await _read_capped(response, max_bytes, layer, where)
             return HttpResult(
                 response.status_code, content, response.headers, str(response.url), time.perf_counter() - started

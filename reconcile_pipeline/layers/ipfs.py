@@ -221,17 +221,10 @@ def _classify(gateway: str, method: str, cid: CID, path: str, result: HttpResult
         return GatewayRead(gateway, "unavailable", f"unexpected HTTP {status}", "http_status", size, elapsed, status)
     if method == "HEAD" or path or not _verifiable(cid):
         return GatewayRead(gateway, "ok", None, None, size, elapsed, status, verified=False)
-    if not _content_matches(cid, result.content):
+    if not cid_matches(cid, result.content):
         error = f"{size} bytes served do not hash to {cid}"
         return GatewayRead(gateway, "integrity", error, "integrity", size, elapsed, status)
     return GatewayRead(gateway, "ok", None, None, size, elapsed, status, verified=True)
-
-
-def _content_matches(cid: CID, data: bytes) -> bool:
-    """cid_matches, also for a CIDv1 spelling of a CIDv0 DAG (v0 leaf links, e.g. a subdomain-gateway URL)."""
-    if cid_matches(cid, data):
-        return True
-    return cid.version == 1 and cid.codec == DAG_PB and cid_matches(cid.to_v0(), data)
 
 
 def _total(reads: list[GatewayRead]) -> int:

@@ -5,14 +5,10 @@ Production speaks to a real node through ``solana.rpc.async_api.AsyncClient`` (i
 :mod:`reconcile_pipeline.sandbox.solana_rpc`. Calls are batched (``getMultipleAccounts`` <= 100
 keys, ``getSignatureStatuses`` <= 256), run concurrently under a semaphore, paced by a token bucket
 per client (public RPC allows ~100 requests / 10 s) and retried with backoff. Failures are mapped
-at this boundary (layer="solana"):
-
-- httpx2.TimeoutException                          -> LayerTimeout
-- httpx2.TransportError (refused, reset, cut off)  -> LayerConnectError
-- HTTP 429 (Retry-After honoured) / 401, 403 / 5xx -> LayerRateLimited / LayerAuthError / LayerServerError
-  (layers/http.py's mapping; another 4xx, a wrong endpoint, is a LayerServerError that is not retried)
-- a JSON-RPC error object                          -> RpcError (LayerUnavailable; transient codes retried)
-- a malformed response                             -> DecodeError
+at this boundary into the LayerError tree (layer="solana"; the table is in :mod:`.solana_errors`):
+timeouts, refused or cut connections, HTTP 429/401/403/5xx, JSON-RPC error objects (:class:`RpcError`)
+and malformed responses (DecodeError). The token bucket is in :mod:`.ratelimit`; the per-record
+reads (:class:`MetadataRead`, :class:`SignatureRead`) and their entry parsers in :mod:`.solana_records`.
 
 Per-record results never raise: a batch that cannot be read makes only its entries "unavailable";
 "missing" is said only after a successful read returned null.
@@ -21,136 +17,38 @@ Per-record results never raise: a batch that cannot be read makes only its entri
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
-import httpx2
-from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
-from solana.rpc.jsonrpc import JsonRpcRequest, SolanaJsonRpcError
+from solana.rpc.jsonrpc import JsonRpcRequest
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from .errors import (
-    DecodeError,
-    LayerConnectError,
-    LayerError,
-    LayerRateLimited,
-    LayerServerError,
-    LayerTimeout,
-    LayerUnavailable,
-    redact_url,
-)
-from .http import RETRYABLE_STATUS, RetryPolicy, _retry_after, _status_error
-from .metaplex import METADATA_PROGRAM_ID, MINT_OFFSET, UPDATE_AUTHORITY_OFFSET, Metadata, decode_metadata, metadata_pda
+from .errors import DecodeError, LayerError, LayerTimeout, redact_url
+from .http import RetryPolicy
+from .metaplex import METADATA_PROGRAM_ID, UPDATE_AUTHORITY_OFFSET, decode_metadata, metadata_pda
+from .ratelimit import TokenBucket
+from .solana_errors import LAYER, RpcError, map_exception, retryable
+from .solana_records import MetadataRead, SignatureRead, account_bytes, mint_hint, signature_read
 
-LAYER = "solana"
+__all__ = [
+    "MetadataRead",
+    "RpcError",
+    "SignatureRead",
+    "SolanaClient",
+    "TokenBucket",
+    "map_exception",
+]
+
 DEFAULT_RETRY = RetryPolicy()
-TRANSIENT_RPC_CODES = frozenset({-32603, -32004, -32005, -32014, -32016})  # internal, node behind, not yet available
-
-
-class RpcError(LayerUnavailable):
-    """The node answered with a JSON-RPC error object: nothing was read."""
-
-    def __init__(self, message: str, *, code: int, layer: str = LAYER, where: str = "") -> None:
-        self.code = code
-        super().__init__(message, layer=layer, where=where)
-
-    @property
-    def kind(self) -> str:
-        return "rpc_error"
-
-
-@dataclass
-class MetadataRead:
-    mint: str
-    pda: str | None
-    status: Literal["ok", "missing", "invalid", "unavailable"]
-    metadata: Metadata | None = None
-    error: str | None = None
-    owner: str | None = None
-
-
-@dataclass
-class SignatureRead:
-    signature: str
-    status: Literal["ok", "missing", "invalid", "unavailable"]
-    slot: int | None = None
-    err: str | None = None
-    confirmation_status: str | None = None
-    succeeded: bool | None = None
-
-
-class TokenBucket:
-    """At most ``limit`` acquisitions in any ``window_s`` seconds (a sliding log: exact, no burst overshoot)."""
-
-    def __init__(self, limit: int, window_s: float) -> None:
-        self.limit, self.window_s = max(limit, 1), window_s
-        self._sent: deque[float] = deque()
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while len(self._sent) >= self.limit:
-                wait = self._sent[0] + self.window_s - time.monotonic()
-                if wait <= 0:
-                    self._sent.popleft()
-                else:
-                    await asyncio.sleep(wait)
-            self._sent.append(time.monotonic())
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
     for start in range(0, len(items), max(size, 1)):
         yield items[start : start + size]
-
-
-def map_exception(exc: BaseException, where: str) -> LayerError:
-    """Map what ``AsyncClient`` raises into the LayerError tree."""
-    cause = exc.__cause__ if isinstance(exc, SolanaRpcException) else exc
-    if isinstance(cause, httpx2.TimeoutException | TimeoutError):
-        return LayerTimeout(f"timed out ({type(cause).__name__})", layer=LAYER, where=where)
-    if isinstance(cause, httpx2.HTTPStatusError):  # the same mapping as the httpx seam's
-        return _status_error(cause.response.status_code, _retry_after(cause.response), LAYER, where)
-    if isinstance(cause, httpx2.HTTPError | httpx2.InvalidURL | OSError):
-        return LayerConnectError(f"transport failed ({type(cause).__name__}: {cause})", layer=LAYER, where=where)
-    if isinstance(exc, SolanaJsonRpcError):
-        if exc.code == 429:
-            return LayerRateLimited(f"rate limited (JSON-RPC {exc.code})", layer=LAYER, where=where)
-        return RpcError(f"JSON-RPC error {exc.code}: {exc.message}", code=exc.code, where=where)
-    return DecodeError(f"malformed JSON-RPC response ({type(exc).__name__}: {exc})", layer=LAYER, where=where)
-
-
-def _retryable(exc: LayerError) -> bool:
-    if isinstance(exc, RpcError):
-        return exc.code in TRANSIENT_RPC_CODES
-    if isinstance(exc, LayerServerError):
-        return exc.status_code in RETRYABLE_STATUS
-    return isinstance(exc, LayerTimeout | LayerConnectError | LayerRateLimited)
-
-
-def _account_bytes(account: Any, where: str) -> tuple[bytes, str]:
-    """(data, owner) of one account in a base64 RPC response; DecodeError if the node sent nonsense."""
-    try:
-        encoded, encoding = account["data"]
-        if encoding != "base64" or not isinstance(account["owner"], str):
-            raise ValueError(f"data encoding {encoding!r}")
-        return base64.b64decode(encoded, validate=True), account["owner"]
-    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-        raise DecodeError(f"malformed account in RPC response ({exc})", layer=LAYER, where=where) from None
-
-
-def _err_text(err: Any) -> str | None:
-    if err is None:
-        return None
-    return err if isinstance(err, str) else json.dumps(err, separators=(",", ":"), sort_keys=True)
 
 
 class SolanaClient:
@@ -195,7 +93,7 @@ class SolanaClient:
             try:
                 return await self._attempt(method, params, started)
             except LayerError as exc:
-                if not _retryable(exc) or attempt >= self.retry.attempts:
+                if not retryable(exc) or attempt >= self.retry.attempts:
                     raise
                 last = exc
             await asyncio.sleep(self.retry.delay(attempt, getattr(last, "retry_after", None)))
@@ -250,10 +148,10 @@ class SolanaClient:
         if account is None:
             return MetadataRead(mint or "", pda, "missing")
         try:
-            data, owner = _account_bytes(account, pda)
+            data, owner = account_bytes(account, pda)
         except DecodeError as exc:  # the node's fault, not the chain's: unknown, not invalid
             return MetadataRead(mint or "", pda, "unavailable", error=str(exc))
-        mint = mint or _mint_hint(data)
+        mint = mint or mint_hint(data)
         if owner != self.program_id:
             error = f"account is owned by {owner}, not the metadata program {self.program_id}"
             return MetadataRead(mint, pda, "invalid", error=error, owner=owner)
@@ -307,26 +205,12 @@ class SolanaClient:
             statuses = result["value"]
             if not isinstance(statuses, list) or len(statuses) != len(batch):
                 raise DecodeError("getSignatureStatuses returned the wrong number of statuses", layer=LAYER)
-            return [_signature_read(sig, status) for sig, status in zip(batch, statuses, strict=True)]
+            return [signature_read(sig, status) for sig, status in zip(batch, statuses, strict=True)]
         except (LayerError, KeyError, TypeError, AttributeError) as exc:
             reason = str(exc) if isinstance(exc, LayerError) else f"malformed getSignatureStatuses result ({exc!r})"
             return [SignatureRead(sig, "unavailable", err=reason) for sig in batch]
 
 
-def _signature_read(sig: str, status: dict | None) -> SignatureRead:
-    if status is None:
-        return SignatureRead(sig, "missing")
-    err = status.get("err")
-    return SignatureRead(
-        sig, "ok", status.get("slot"), _err_text(err), status.get("confirmationStatus"), succeeded=err is None
-    )
-
-
 def _origin(url: str) -> str:
     parts = urlsplit(redact_url(url))
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme else "<rpc>"
-
-
-def _mint_hint(data: bytes) -> str:
-    """The mint named in raw account bytes, for labelling an entry that does not decode."""
-    return str(Pubkey(data[MINT_OFFSET : MINT_OFFSET + 32])) if len(data) >= MINT_OFFSET + 32 else ""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import secrets
 
-from .ipfs import ContentStore, GatewayServer, PinataServer
+from .ipfs import ContentStore, GatewayServer
 from .kv import KVServer
+from .ledger import Ledger
+from .pinata import PinataServer
 from .s3 import S3Server
-from .solana_rpc import Ledger, SolanaRpcServer
+from .solana_rpc import SolanaRpcServer
 
 KV_ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
 KV_NAMESPACE_ID = "fedcba9876543210fedcba9876543210"
