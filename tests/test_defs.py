@@ -80,8 +80,11 @@ def test_a_layer_down_is_recorded_not_raised(tmp_path):
 def test_job_runs_on_the_postgres_instance(tmp_path, pg_db_url):
     """dagster.yaml (PostgreSQL storage, credentials from the environment) runs the snapshot job."""
     url = make_url(pg_db_url)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())  # the repository's file, as is
     env = os.environ | {
-        "DAGSTER_HOME": str(ROOT),
+        "DAGSTER_HOME": str(home),
         "DAGSTER_PG_HOST": url.host,
         "DAGSTER_PG_PORT": str(url.port),
         "DAGSTER_PG_USER": url.username,
