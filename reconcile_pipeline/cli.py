@@ -1,4 +1,4 @@
-"""The `reconcile` command: `world up`, `demo`, `ui`."""
+"""The `reconcile` command: `world up`, `demo`, `run`, `blocks status`, `ui`."""
 
 from __future__ import annotations
 
@@ -58,6 +58,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_spec(args), args.dir)
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from .commands import run_command
+
+    return run_command(args.config, args.cadence, args.json)
+
+
+def cmd_blocks_status(args: argparse.Namespace) -> int:
+    from .commands import blocks_status_command
+
+    return blocks_status_command(args.config, args.json)
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from .ui import run_ui
 
@@ -77,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="build a small faulty world, snapshot every layer, print a summary")
     _world_args(demo, nfts=24, blocks=16, faults="all")
     demo.set_defaults(handler=cmd_demo)
+    run = commands.add_parser("run", help="snapshot every layer, run every check, record and print the findings")
+    run.add_argument("--cadence", choices=["immediate", "frequent", "regular", "deep"], default="regular")
+    run.add_argument("--config", default=None, help="settings TOML (default: RECONCILE_CONFIG / environment)")
+    run.add_argument("--json", action="store_true", help="print the findings as one JSON array")
+    run.set_defaults(handler=cmd_run)
+    blocks = commands.add_parser("blocks", help="the VDC block store").add_subparsers(
+        dest="blocks_command", required=True
+    )
+    status = blocks.add_parser("status", help="per-block tier presence and status (seed 004's status endpoint)")
+    status.add_argument("--config", default=None, help="settings TOML (default: RECONCILE_CONFIG / environment)")
+    status.add_argument("--json", action="store_true", help="print the report as JSON")
+    status.set_defaults(handler=cmd_blocks_status)
     ui = commands.add_parser("ui", help="the Dagster UI and daemon (dagster dev) on 127.0.0.1")
     ui.add_argument("--config", default=None, help="settings TOML (default: RECONCILE_CONFIG / environment)")
     ui.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")

@@ -1,34 +1,75 @@
-"""`reconcile demo`: a small world with every fault, every snapshot materialized in process, a summary."""
+"""`reconcile demo`: a small world with every fault, the whole reconciliation in process, a summary.
+
+Prints each layer's read status and row count, the findings by check, and how the findings compare
+with the world's manifest (the ground truth of the injected faults).
+"""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
-from .runner import materialize_snapshots
+import pandas as pd
+
+from .commands import findings_table
+from .runner import run_reconciliation
 from .sandbox.world import LocalWorld
 from .sandbox.worlddata import WorldSpec
 
+LAYER_ASSETS = (
+    "source_images",
+    "db_minting_operations",
+    "db_source_image_registry",
+    "solana_metadata_accounts",
+    "solana_transaction_statuses",
+    "pinata_pins",
+    "ipfs_objects",
+    "blockstore_kv",
+    "blockstore_r2",
+    "blockstore_ipfs",
+)
 
-def format_summary(summary: dict[str, dict]) -> str:
-    lines = [f"{'asset':30} {'layer':14} {'read':12} {'rows':>6}  statuses"]
-    for asset, meta in sorted(summary.items()):
+
+def format_layers(assets: dict[str, dict]) -> str:
+    lines = [f"{'snapshot':30} {'layer':14} {'read':12} {'rows':>6}  statuses"]
+    for name in LAYER_ASSETS:
+        meta = assets.get(name, {})
         counts = ", ".join(f"{k}={v}" for k, v in sorted((meta.get("status_counts") or {}).items()))
         lines.append(
-            f"{asset:30} {meta.get('layer', ''):14} {meta.get('read_status', ''):12} "
+            f"{name:30} {meta.get('layer', '?'):14} {meta.get('read_status', 'not run'):12} "
             f"{meta.get('dagster/row_count', 0):>6}  {counts}"
         )
     return "\n".join(lines)
 
 
+def compare_with_manifest(findings: pd.DataFrame, manifest: dict) -> str:
+    expected = {(f["check_id"], f["entity_type"], f["entity_id"]) for f in manifest["expected_findings"]}
+    failing = findings[findings["status"] == "fail"]
+    found = set(zip(failing["check_id"], failing["entity_type"], failing["entity_id"].astype(str), strict=True))
+    return (
+        f"ground truth: {len(expected & found)} of {len(expected)} expected findings found, "
+        f"{len(found - expected)} unexpected, {int((findings['status'] == 'unknown').sum())} unknown"
+    )
+
+
 def run_demo(spec: WorldSpec, directory: str | None = None) -> int:
     folder = Path(directory or tempfile.mkdtemp(prefix="reconcile-demo-"))
-    print(f"building a world: {spec.nfts} NFTs, {spec.blocks} blocks, faults={len(spec.faults)} (seed {spec.seed})")
+    print(
+        f"building a world: {spec.nfts} NFTs, {spec.blocks} blocks, {len(spec.faults)} fault kinds (seed {spec.seed})"
+    )
     with LocalWorld(spec, folder) as world:
         config = world.write_config(folder / "reconcile.toml")
-        world.write_manifest(folder / "manifest.json")
-        print(f"{len(world.data.faults)} faults injected; servers: {', '.join(world.servers.endpoints())}")
-        summary = materialize_snapshots(str(config), tags={"reconcile/cadence": "demo"})
-    print(format_summary(summary))
-    print(f"\nsnapshots (Parquet): {folder / 'data' / 'snapshots'}\nmanifest: {folder / 'manifest.json'}")
-    return 0
+        manifest = json.loads(world.write_manifest(folder / "manifest.json").read_text())
+        print(f"{len(world.data.faults)} faults injected; servers on 127.0.0.1: {', '.join(world.servers.endpoints())}")
+        summary = run_reconciliation(str(config), cadence="demo")
+    print("\n" + format_layers(summary.assets))
+    findings_meta = summary.assets.get("consistency_findings")
+    if findings_meta is None:
+        print(f"\nthe reconciliation run failed ({summary.run_id})")
+        return 1
+    findings = pd.read_parquet(findings_meta["path"])
+    print("\n" + findings_table(findings))
+    print("\n" + compare_with_manifest(findings, manifest))
+    print(f"\nfiles: {folder} (reconcile.toml, manifest.json, data/snapshots/*/<run>.parquet)")
+    return 0 if summary.success else 1

@@ -58,14 +58,12 @@ def findings_from(
             "status": status,
             "severity": spec.severity if severity is None else severity,
             "truth": spec.truth,
-            "repair": spec.repair if status == "fail" and repair is None else (repair or "NONE"),
+            "repair": "NONE" if status != "fail" else (spec.repair if repair is None else repair),
             "details": _details(rows, details),
         },
         index=range(len(rows)),
     )
-    if status == "unknown":
-        frame["repair"] = "NONE"  # nothing is repaired from unknown
-    return frame[FINDING_COLUMNS]
+    return frame[FINDING_COLUMNS]  # unknown findings always carry repair NONE: nothing is repaired from unknown
 
 
 def unknown_from(

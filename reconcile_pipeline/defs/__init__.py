@@ -5,17 +5,24 @@ from __future__ import annotations
 from dagster import Definitions, define_asset_job
 
 from .assets import SNAPSHOT_ASSETS
+from .consistency import CONSISTENCY_ASSETS
+from .gx_checks import GX_CHECKS
 from .io import ParquetIOManager
 from .resources import SettingsResource
 
+ALL_ASSETS = [*SNAPSHOT_ASSETS, *CONSISTENCY_ASSETS]
 snapshot_job = define_asset_job("snapshot_all_layers", selection=SNAPSHOT_ASSETS, description="Read every layer.")
+reconcile_job = define_asset_job(
+    "reconcile", selection=ALL_ASSETS, description="Snapshot every layer, join, check, record the findings."
+)
 
 
 def build_definitions(config_path: str | None = None) -> Definitions:
     settings = SettingsResource(config_path=config_path)
     return Definitions(
-        assets=SNAPSHOT_ASSETS,
-        jobs=[snapshot_job],
+        assets=ALL_ASSETS,
+        asset_checks=GX_CHECKS,
+        jobs=[snapshot_job, reconcile_job],
         resources={"settings": settings, "io_manager": ParquetIOManager(settings=settings)},
     )
 

@@ -1,0 +1,117 @@
+"""Each block's storage status as seed 004 reports it, and the seed's status summary.
+
+Statuses (seed 004 "Verification States"), decided from ``block_consistency``:
+
+- ``ok``: KV, R2 and IPFS all hold the block and their copies agree (same core bytes);
+- ``partial``: some tier lacks it (missing, other bytes, or no usable ``ipfsHash``) but a tier
+  holds a copy that validates (parses, recomputed hash and Merkle root match): a rehydration source;
+- ``failed``: some tier lacks it and no copy validates (manual recovery);
+- ``rehydrated``: ok now, and a repair ledger says a tier of it was restored (``rehydrated`` numbers);
+- ``unknown``: nothing is known to be wrong but a tier could not be read (unknown is not missing;
+  an addition to the seed's four states).
+
+Chain integrity (hash, links, Merkle root) is reported by the findings, not by this status: a block
+whose three tiers agree on a tampered copy is ``ok`` here and BLOCK_HASH_INVALID there.
+:func:`status_report` is shaped like seed 004's ``GET /api/storage-verify/status``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .block_join import PRESENT, TIERS, UNKNOWN_STATES
+
+STATUSES = ("ok", "partial", "rehydrated", "failed", "unknown")
+STATUS_COLUMNS = ["block_number", "kv", "r2", "ipfs", "ipfs_cid", "complete", "status", "source_tier", "problems"]
+
+
+def _presence(blocks: pd.DataFrame, tier: str) -> pd.Series:
+    """True (present), False (read and absent / not located), None (could not be read)."""
+    values = [True if s == PRESENT else None if s in UNKNOWN_STATES else False for s in blocks[f"{tier}_status"]]
+    return pd.Series(values, index=blocks.index, dtype=object)
+
+
+def _disagreeing(blocks: pd.DataFrame) -> pd.Series:
+    """Present copies whose core differs from the source's (or, with no source, from each other)."""
+    present = {tier: blocks[f"{tier}_status"] == PRESENT for tier in TIERS}
+    cores = pd.concat([blocks[f"{t}_core_sha256"].where(present[t]) for t in TIERS], axis=1)
+    return cores.nunique(axis=1, dropna=True) > 1
+
+
+def _failing_checks(findings: pd.DataFrame | None, numbers: pd.Series) -> pd.Series:
+    if findings is None or findings.empty:
+        return pd.Series([[] for _ in range(len(numbers))], index=numbers.index, dtype=object)
+    rows = findings[(findings["entity_type"] == "block") & (findings["status"] == "fail")]
+    by_block = rows.groupby("entity_id")["check_id"].agg(lambda s: sorted(set(s)))
+    keys = numbers.astype(str)
+    return pd.Series([by_block.get(k, []) for k in keys], index=numbers.index, dtype=object)
+
+
+def block_statuses(
+    block_consistency: pd.DataFrame,
+    findings: pd.DataFrame | None = None,
+    rehydrated: Iterable[int] | None = None,
+) -> pd.DataFrame:
+    """One row per block: kv, r2, ipfs (present: True, absent: False, could not be read: None), ipfs_cid (when
+    present), complete, status, source_tier, problems (the failing block checks from ``findings``, if given)."""
+    blocks = block_consistency
+    kv, r2 = _presence(blocks, "kv"), _presence(blocks, "r2")
+    ipfs = _presence(blocks, "ipfs")
+    ipfs_cid = pd.Series([cid if here is True else None for cid, here in zip(blocks["ipfs_cid"], ipfs, strict=True)],
+                         index=blocks.index, dtype=object)  # fmt: skip
+    known_bad = (kv == False) | (r2 == False) | (ipfs == False) | _disagreeing(blocks)  # noqa: E712
+    unknown = kv.isna() | r2.isna() | ipfs.isna()
+    has_source = blocks["source_tier"].notna()
+    status = np.select([known_bad & has_source, known_bad, unknown], ["partial", "failed", "unknown"], "ok")
+    restored = blocks["block_number"].isin(set(rehydrated or ())).to_numpy()
+    status = np.where(restored & (status == "ok"), "rehydrated", status)
+    complete = pd.Series(np.where(status == "unknown", None, np.isin(status, ["ok", "rehydrated"])), dtype=object)
+    frame = pd.DataFrame({
+        "block_number": blocks["block_number"].astype("int64").to_numpy(),
+        "kv": kv.to_numpy(), "r2": r2.to_numpy(), "ipfs": ipfs.to_numpy(), "ipfs_cid": ipfs_cid.to_numpy(),
+        "complete": complete.to_numpy(), "status": status,
+        "source_tier": blocks["source_tier"].to_numpy(),
+        "problems": _failing_checks(findings, blocks["block_number"]).to_numpy(),
+    })  # fmt: skip
+    return frame[STATUS_COLUMNS]
+
+
+def _plain(value: object) -> object:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
+
+
+def status_report(statuses: pd.DataFrame) -> dict:
+    """Seed 004's ``GET /api/storage-verify/status`` body (plus ``status`` per block and an ``unknown`` count):
+    ``ipfs`` is the CID when the IPFS copy is present, else False (absent) or None (could not be read)."""
+    blocks = [
+        {"blockNumber": int(row.block_number), "kv": _plain(row.kv), "r2": _plain(row.r2),
+         "ipfs": row.ipfs_cid if row.ipfs is True else _plain(row.ipfs),
+         "complete": _plain(row.complete), "status": row.status}
+        for row in statuses.sort_values("block_number").itertuples(index=False)
+    ]  # fmt: skip
+    complete = statuses["complete"]
+    return {
+        "totalBlocks": len(statuses),
+        "blocks": blocks,
+        "summary": {
+            "complete": int((complete == True).sum()),  # noqa: E712
+            "incomplete": int((complete == False).sum()),  # noqa: E712
+            "unknown": int(complete.isna().sum()),
+        },
+    }
+
+
+def block_metrics(statuses: pd.DataFrame, findings: pd.DataFrame | None = None) -> dict:
+    """Summary counts for asset metadata: blocks by status, complete/incomplete, findings by status."""
+    summary = status_report(statuses)["summary"]
+    counts = statuses["status"].value_counts()
+    metrics = {"total_blocks": len(statuses), **summary}
+    metrics |= {f"status_{name}": int(counts.get(name, 0)) for name in STATUSES}
+    metrics["highest_block"] = int(statuses["block_number"].max()) if len(statuses) else None
+    if findings is not None:
+        metrics["fail_findings"] = int((findings["status"] == "fail").sum())
+        metrics["unknown_findings"] = int((findings["status"] == "unknown").sum())
+    return metrics

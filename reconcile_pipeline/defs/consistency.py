@@ -1,0 +1,115 @@
+"""Consistency assets: the joined frames, the findings of every check, and the audit trail.
+
+Thin wiring: each asset calls a pure function of ``checks/`` over the snapshot frames. The GX
+suites on the joined frames are asset checks (``defs/gx_checks.py``).
+"""
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
+
+from ..checks.block_checks import run_block_checks
+from ..checks.block_join import build_block_consistency
+from ..checks.block_status import block_metrics, block_statuses
+from ..checks.findings import concat_findings
+from ..checks.nft_checks import nft_findings as judge_nfts
+from ..checks.nft_checks_metrics import nft_metrics
+from ..checks.nft_join import build_nft_consistency
+from ..recording import record_findings
+from .resources import SettingsResource
+
+GROUP = "consistency"
+NFT_INPUTS = (
+    "source_images",
+    "db_minting_operations",
+    "db_source_image_registry",
+    "solana_metadata_accounts",
+    "solana_transaction_statuses",
+    "pinata_pins",
+    "ipfs_objects",
+)
+BLOCK_INPUTS = ("blockstore_kv", "blockstore_r2", "blockstore_ipfs")
+
+
+def _ins(names: tuple[str, ...]) -> dict[str, AssetIn]:
+    return {name: AssetIn(name) for name in names}
+
+
+def finding_counts(findings: pd.DataFrame) -> dict:
+    return {
+        "fail": int((findings["status"] == "fail").sum()),
+        "unknown": int((findings["status"] == "unknown").sum()),
+        "by_check": MetadataValue.json(
+            {f"{c}:{s}": int(n) for (c, s), n in findings.groupby(["check_id", "status"]).size().items()}
+        ),
+    }
+
+
+@asset(
+    group_name=GROUP,
+    ins=_ins(NFT_INPUTS),
+    kinds={"parquet"},
+    description="One row per minting operation or on-chain mint, every NFT layer joined (outer join).",
+)
+def nft_consistency(settings: SettingsResource, **frames: pd.DataFrame) -> Output[pd.DataFrame]:
+    joined = build_nft_consistency(frames, settings.load())
+    unreadable = list(joined.attrs.get("unreadable", []))
+    return Output(joined, metadata={"dagster/row_count": len(joined), "unreadable_layers": unreadable})
+
+
+@asset(
+    group_name=GROUP,
+    ins=_ins(("nft_consistency", *NFT_INPUTS)),
+    kinds={"parquet"},
+    description="Findings of every NFT check (fail and unknown), with seed 000's consistencyMetrics.",
+)
+def nft_findings(settings: SettingsResource, nft_consistency: pd.DataFrame, **frames: pd.DataFrame) -> Output:
+    findings = judge_nfts(nft_consistency, frames, settings.load())
+    metrics = nft_metrics(nft_consistency, findings, frames)
+    return Output(findings, metadata={**finding_counts(findings), "consistencyMetrics": MetadataValue.json(metrics)})
+
+
+@asset(
+    group_name=GROUP,
+    ins=_ins(BLOCK_INPUTS),
+    kinds={"parquet"},
+    description="One row per block number, the KV, R2 and IPFS copies side by side.",
+)
+def block_consistency(settings: SettingsResource, **frames: pd.DataFrame) -> Output[pd.DataFrame]:
+    joined = build_block_consistency(frames, settings.load())
+    return Output(joined, metadata={"dagster/row_count": len(joined)})
+
+
+@asset(
+    group_name=GROUP,
+    ins=_ins(("block_consistency", *BLOCK_INPUTS)),
+    kinds={"parquet"},
+    description="Findings of every block-store check, and each block's status (ok/partial/rehydrated/failed).",
+)
+def block_findings(settings: SettingsResource, block_consistency: pd.DataFrame, **frames: pd.DataFrame) -> Output:
+    findings = run_block_checks(frames, settings.load(), blocks=block_consistency)
+    summary = block_metrics(block_statuses(block_consistency, findings), findings)
+    return Output(findings, metadata={**finding_counts(findings), "blockStatus": MetadataValue.json(summary)})
+
+
+@asset(
+    group_name=GROUP,
+    kinds={"parquet", "sql"},
+    description="All findings of the run; written to the findings and consistency_checks tables (audit).",
+)
+def consistency_findings(
+    context: AssetExecutionContext,
+    settings: SettingsResource,
+    nft_findings: pd.DataFrame,
+    block_findings: pd.DataFrame,
+    nft_consistency: pd.DataFrame,
+    block_consistency: pd.DataFrame,
+) -> Output[pd.DataFrame]:
+    findings = concat_findings([nft_findings, block_findings])
+    cadence = context.run.tags.get("reconcile/cadence", "manual")
+    written = record_findings(
+        settings.load(), context.run_id, cadence, findings, nft_consistency, block_consistency, context.log
+    )
+    return Output(findings, metadata={**finding_counts(findings), **written, "cadence": cadence})
+
+
+CONSISTENCY_ASSETS = [nft_consistency, nft_findings, block_consistency, block_findings, consistency_findings]
