@@ -123,6 +123,18 @@ class AlertSettings(BaseModel):
     slack_webhook_url: SecretStr = SecretStr("")
 
 
+class RepairSettings(BaseModel):
+    """Repairs (issue 5): plan, apply, verify."""
+
+    max_attempts: int = 3  # failures before an action moves to the manual-review queue
+
+
+class ReportSettings(BaseModel):
+    """Consistency reports (issue 7)."""
+
+    worst_entities: int = 20
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RECONCILE_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -138,6 +150,8 @@ class Settings(BaseSettings):
     blockstore: BlockStoreSettings = BlockStoreSettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     alerts: AlertSettings = AlertSettings()
+    repairs: RepairSettings = RepairSettings()
+    reports: ReportSettings = ReportSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -28,7 +28,7 @@ def running_world(
     faults: list[str] | str = "all",
     db_url: str | None = None,
 ) -> Iterator[tuple[LocalWorld, Settings]]:
-    spec = WorldSpec(seed=seed, nfts=nfts, blocks=blocks, faults=[faults] if isinstance(faults, str) else faults)
+    spec = WorldSpec(seed=seed, nfts=nfts, blocks=blocks, faults=faults)  # "all", "none", "A,B" or a list
     with LocalWorld(spec, directory, db_url=db_url) as world:
         config = world.write_config(Path(directory) / "reconcile.toml")
         yield world, load_settings(config)

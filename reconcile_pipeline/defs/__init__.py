@@ -5,12 +5,15 @@ from __future__ import annotations
 from dagster import Definitions, define_asset_job
 
 from .assets import SNAPSHOT_ASSETS
+from .automation import AUTOMATION_JOBS, SCHEDULES, SENSORS
 from .consistency import CONSISTENCY_ASSETS
 from .gx_checks import GX_CHECKS
 from .io import ParquetIOManager
+from .repairs import REPAIR_ASSETS, REPAIR_JOBS
+from .reports import REPORT_ASSETS
 from .resources import SettingsResource
 
-ALL_ASSETS = [*SNAPSHOT_ASSETS, *CONSISTENCY_ASSETS]
+ALL_ASSETS = [*SNAPSHOT_ASSETS, *CONSISTENCY_ASSETS, *REPAIR_ASSETS, *REPORT_ASSETS]
 snapshot_job = define_asset_job("snapshot_all_layers", selection=SNAPSHOT_ASSETS, description="Read every layer.")
 reconcile_job = define_asset_job(
     "reconcile", selection=ALL_ASSETS, description="Snapshot every layer, join, check, record the findings."
@@ -22,7 +25,9 @@ def build_definitions(config_path: str | None = None) -> Definitions:
     return Definitions(
         assets=ALL_ASSETS,
         asset_checks=GX_CHECKS,
-        jobs=[snapshot_job, reconcile_job],
+        jobs=[snapshot_job, reconcile_job, *REPAIR_JOBS, *AUTOMATION_JOBS],
+        schedules=SCHEDULES,
+        sensors=SENSORS,
         resources={"settings": settings, "io_manager": ParquetIOManager(settings=settings)},
     )
 

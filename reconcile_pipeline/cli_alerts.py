@@ -1,0 +1,9 @@
+"""The `reconcile` subcommands of the alerts area (registered by cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add this area's subcommands to the `reconcile` parser (none yet)."""

@@ -1,0 +1,5 @@
+"""Dagster wiring of the cadences and alerts: schedules, sensors, their jobs."""
+
+AUTOMATION_JOBS: list = []
+SCHEDULES: list = []
+SENSORS: list = []
