@@ -57,11 +57,12 @@ def client(db_url: str) -> Iterator[DatabaseClient]:
 def test_migrate_from_empty_then_idempotent(db_url: str) -> None:
     assert current_revision(db_url) is None
     migrate(db_url)
-    assert current_revision(db_url) == head_revision() == "0001"
+    assert current_revision(db_url) == head_revision()
+    assert head_revision() >= "0003"  # the chain 0001 -> 0002 (repairs) -> 0003 (automation)
     with DatabaseClient(db_url) as db:
         db.insert_minting_operations([operation(1)])
     migrate(db_url)  # a second run changes nothing and keeps the data
-    assert current_revision(db_url) == "0001"
+    assert current_revision(db_url) == head_revision()
     engine = create_engine(db_url)
     try:
         assert set(inspect(engine).get_table_names()) == set(TABLES) | {VERSION_TABLE}

@@ -183,4 +183,6 @@ class RunHistory(Base):
     metrics: Mapped[dict[str, Any] | None]
 
 
+from . import models_automation, models_repairs  # noqa: E402,F401  (their tables join Base.metadata)
+
 TABLES = Base.metadata.tables
