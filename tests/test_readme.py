@@ -32,4 +32,4 @@ def test_quick_start_is_exactly_two_commands():
     block = re.search(r"## Quick start.*?```bash\n(.*?)```", README, re.S).group(1)
     commands = [line for line in block.splitlines() if line.strip()]
     assert len(commands) == 2
-    assert "reconcile demo" in commands[0] and "pytest" in commands[1]
+    assert "reconcile_pipeline demo" in commands[0] and "pytest" in commands[1]
