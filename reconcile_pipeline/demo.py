@@ -16,24 +16,12 @@ from .commands import findings_table
 from .runner import run_reconciliation
 from .sandbox.world import LocalWorld
 from .sandbox.worlddata import WorldSpec
-
-LAYER_ASSETS = (
-    "source_images",
-    "db_minting_operations",
-    "db_source_image_registry",
-    "solana_metadata_accounts",
-    "solana_transaction_statuses",
-    "pinata_pins",
-    "ipfs_objects",
-    "blockstore_kv",
-    "blockstore_r2",
-    "blockstore_ipfs",
-)
+from .snapshots import SNAPSHOT_NAMES
 
 
 def format_layers(assets: dict[str, dict]) -> str:
     lines = [f"{'snapshot':30} {'layer':14} {'read':12} {'rows':>6}  statuses"]
-    for name in LAYER_ASSETS:
+    for name in SNAPSHOT_NAMES:
         meta = assets.get(name, {})
         counts = ", ".join(f"{k}={v}" for k, v in sorted((meta.get("status_counts") or {}).items()))
         lines.append(

@@ -13,21 +13,11 @@ from sqlalchemy import create_engine, make_url, text
 
 from reconcile_pipeline.defs import defs
 from reconcile_pipeline.runner import materialize_snapshots
+from reconcile_pipeline.snapshots import SNAPSHOT_NAMES
 from tests.worldkit import running_world
 
 ROOT = Path(__file__).resolve().parents[1]
-SNAPSHOTS = {
-    "source_images",
-    "db_minting_operations",
-    "db_source_image_registry",
-    "solana_metadata_accounts",
-    "solana_transaction_statuses",
-    "pinata_pins",
-    "ipfs_objects",
-    "blockstore_kv",
-    "blockstore_r2",
-    "blockstore_ipfs",
-}
+SNAPSHOTS = set(SNAPSHOT_NAMES)
 
 
 def test_definitions_load_with_every_snapshot_asset():

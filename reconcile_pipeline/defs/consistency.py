@@ -15,19 +15,10 @@ from ..checks.nft_checks import nft_findings as judge_nfts
 from ..checks.nft_checks_metrics import nft_metrics
 from ..checks.nft_join import build_nft_consistency
 from ..recording import record_findings
+from ..snapshots import BLOCK_SNAPSHOTS, NFT_SNAPSHOTS
 from .resources import SettingsResource
 
 GROUP = "consistency"
-NFT_INPUTS = (
-    "source_images",
-    "db_minting_operations",
-    "db_source_image_registry",
-    "solana_metadata_accounts",
-    "solana_transaction_statuses",
-    "pinata_pins",
-    "ipfs_objects",
-)
-BLOCK_INPUTS = ("blockstore_kv", "blockstore_r2", "blockstore_ipfs")
 
 
 def _ins(names: tuple[str, ...]) -> dict[str, AssetIn]:
@@ -46,7 +37,7 @@ def finding_counts(findings: pd.DataFrame) -> dict:
 
 @asset(
     group_name=GROUP,
-    ins=_ins(NFT_INPUTS),
+    ins=_ins(NFT_SNAPSHOTS),
     kinds={"parquet"},
     description="One row per minting operation or on-chain mint, every NFT layer joined (outer join).",
 )
@@ -58,7 +49,7 @@ def nft_consistency(settings: SettingsResource, **frames: pd.DataFrame) -> Outpu
 
 @asset(
     group_name=GROUP,
-    ins=_ins(("nft_consistency", *NFT_INPUTS)),
+    ins=_ins(("nft_consistency", *NFT_SNAPSHOTS)),
     kinds={"parquet"},
     description="Findings of every NFT check (fail and unknown), with seed 000's consistencyMetrics.",
 )
@@ -70,7 +61,7 @@ def nft_findings(settings: SettingsResource, nft_consistency: pd.DataFrame, **fr
 
 @asset(
     group_name=GROUP,
-    ins=_ins(BLOCK_INPUTS),
+    ins=_ins(BLOCK_SNAPSHOTS),
     kinds={"parquet"},
     description="One row per block number, the KV, R2 and IPFS copies side by side.",
 )
@@ -81,7 +72,7 @@ def block_consistency(settings: SettingsResource, **frames: pd.DataFrame) -> Out
 
 @asset(
     group_name=GROUP,
-    ins=_ins(("block_consistency", *BLOCK_INPUTS)),
+    ins=_ins(("block_consistency", *BLOCK_SNAPSHOTS)),
     kinds={"parquet"},
     description="Findings of every block-store check, and each block's status (ok/partial/rehydrated/failed).",
 )
