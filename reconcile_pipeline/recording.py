@@ -18,6 +18,17 @@ from .layers.errors import LayerError
 from .settings import Settings
 
 
+def rehydrated_block_numbers(settings: Settings) -> set[int]:
+    """Blocks a verified repair rehydrated (seed 004's ``rehydrated`` status); empty if the ledger is unreadable."""
+    from .repairs.ledger import rehydrated_blocks
+
+    try:
+        with clients.database_client(settings) as client:
+            return rehydrated_blocks(client)
+    except Exception:  # noqa: BLE001  no ledger yet (never migrated) is not an error here
+        return set()
+
+
 def judged_entities(nft: pd.DataFrame, blocks: pd.DataFrame) -> pd.DataFrame:
     """Every entity a run judged: NFT rows (with their operation id) and block numbers."""
     nft_part = pd.DataFrame(

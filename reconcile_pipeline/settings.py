@@ -107,32 +107,49 @@ class BlockStoreSettings(BaseModel):
 
 
 class ReconciliationSettings(BaseModel):
-    frequent_interval_s: int = 300
-    regular_interval_s: int = 3600
-    deep_interval_s: int = 86400
-    frequent_window_s: int = 900  # how far back "recent" reaches for the 5-minute cadence
+    """The four cadences (issue 6, seed 000 `reconciliation`); schedules derive their cron strings from these."""
+
+    frequent_interval_s: int = Field(300, ge=60)
+    regular_interval_s: int = Field(3600, ge=60)
+    deep_interval_s: int = Field(86400, ge=60)
+    frequent_window_s: int = Field(900, ge=1)  # how far back "recent" reaches for the 5-minute cadence
     delayed_check_timeout_s: float = 600.0  # delayedCheckTimeout
     stuck_pending_after_s: int = 600
+    deep_at_utc: str = Field("02:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")  # when the daily deep run starts
+    sensor_interval_s: int = Field(30, ge=5)  # how often the immediate sensor looks for new events
+    immediate_max_runs_per_tick: int = Field(50, ge=1)  # the rest wait for the next tick (never dropped)
+    immediate_grace_s: int = Field(300, ge=0)  # re-read this far behind the cursor (late commits), deduplicated
 
 
 class AlertSettings(BaseModel):
-    consistency_failure_threshold: int = 3
-    reconciliation_failure_threshold: int = 1
+    """Alert rules and channels (issue 6, seed 000 `alerting`); the log channel is always on."""
+
+    consistency_failure_threshold: int = Field(3, ge=1)  # consecutive failing runs before an alert
+    reconciliation_failure_threshold: int = Field(1, ge=1)  # a failed repair alerts at once
     source_image_missing_alert: bool = True
     webhook_url: SecretStr = SecretStr("")
     slack_webhook_url: SecretStr = SecretStr("")
+    group_min_entities: int = Field(10, ge=2)  # one check failing on this many entities: one grouped alert
+    orphan_critical_count: int = Field(10, ge=1)  # "large number of orphaned records": a critical grouped alert
+    elevated_failure_rate: float = Field(0.2, gt=0, le=1)  # share of entities failing on one layer: a warning
+    notify_info: bool = False  # informational notices go to the webhooks too (the log always gets them)
 
 
 class RepairSettings(BaseModel):
     """Repairs (issue 5): plan, apply, verify."""
 
     max_attempts: int = 3  # failures before an action moves to the manual-review queue
+    claim_lease_s: float = 600.0  # an unfinished claim older than this (a crashed apply elsewhere) is taken over
+    archive_bucket: str = ""  # content archive in this R2/S3 bucket ([blockstore] endpoint, keys); empty: archive_dir
 
 
 class ReportSettings(BaseModel):
     """Consistency reports (issue 7)."""
 
-    worst_entities: int = 20
+    worst_entities: int = Field(20, ge=0)  # entities listed with their findings
+    rows_per_check: int = Field(25, ge=0)  # findings shown per check (all of them are in findings.parquet)
+    history_runs: int = Field(30, ge=1)  # runs the trends cover, up to the reported one
+    output_dir: Path | None = None  # default: {data_dir}/reports; one folder per run inside
 
 
 class Settings(BaseSettings):

@@ -14,7 +14,7 @@ from ..checks.findings import concat_findings
 from ..checks.nft_checks import nft_findings as judge_nfts
 from ..checks.nft_checks_metrics import nft_metrics
 from ..checks.nft_join import build_nft_consistency
-from ..recording import record_findings
+from ..recording import record_findings, rehydrated_block_numbers
 from ..snapshots import BLOCK_SNAPSHOTS, NFT_SNAPSHOTS
 from .resources import SettingsResource
 
@@ -77,8 +77,10 @@ def block_consistency(settings: SettingsResource, **frames: pd.DataFrame) -> Out
     description="Findings of every block-store check, and each block's status (ok/partial/rehydrated/failed).",
 )
 def block_findings(settings: SettingsResource, block_consistency: pd.DataFrame, **frames: pd.DataFrame) -> Output:
-    findings = run_block_checks(frames, settings.load(), blocks=block_consistency)
-    summary = block_metrics(block_statuses(block_consistency, findings), findings)
+    loaded = settings.load()
+    findings = run_block_checks(frames, loaded, blocks=block_consistency)
+    statuses = block_statuses(block_consistency, findings, rehydrated=rehydrated_block_numbers(loaded))
+    summary = block_metrics(statuses, findings)
     return Output(findings, metadata={**finding_counts(findings), "blockStatus": MetadataValue.json(summary)})
 
 

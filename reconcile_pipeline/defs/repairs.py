@@ -1,4 +1,109 @@
-"""Dagster wiring of repairs: the repair_plan asset (part of every reconciliation) and the apply job."""
+"""Dagster wiring of repairs: the ``repair_plan`` asset (part of every reconciliation) and the ``repair_apply`` job.
 
-REPAIR_ASSETS: list = []  # in the main graph (planned on every run)
-REPAIR_JOBS: list = []  # launched on purpose (apply)
+``repair_plan`` plans from the run's findings and joined frames (pure; the GX suites' blocking checks on
+the joined frames stop it when a frame is unsound). ``repair_apply`` is launched on purpose, from the UI
+or the CLI's twin, with the same config as ``reconcile repair apply``: ``execute`` (default false: a dry
+run) and ``approve`` (action ids of destructive actions). It plans again from the layers as they are
+now, applies through the ledger, and reports each action's outcome as an observation of ``repair_plan``;
+the run fails when an action failed or was sent to manual review, so that failure alerts.
+"""
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetObservation,
+    Config,
+    Failure,
+    MetadataValue,
+    OpExecutionContext,
+    Output,
+    asset,
+    job,
+    op,
+)
+
+from ..repairs.actions import MANUAL
+from ..repairs.plan import build_plan
+from .resources import SettingsResource
+
+GROUP = "repairs"
+PREVIEW_ROWS = 50
+
+
+def _preview(frame: pd.DataFrame, columns: list[str]) -> MetadataValue:
+    if frame.empty:
+        return MetadataValue.md("_nothing_")
+    return MetadataValue.md(frame[columns].head(PREVIEW_ROWS).to_markdown(index=False))
+
+
+def plan_metadata(plan: pd.DataFrame) -> dict:
+    automatic = plan[plan["repair"] != MANUAL] if len(plan) else plan
+    return {
+        "dagster/row_count": len(plan),
+        "automatic": len(automatic),
+        "manual_review": len(plan) - len(automatic),
+        "destructive": MetadataValue.json(plan.loc[plan["destructive"].astype(bool), "action_id"].tolist()),
+        "by_repair": MetadataValue.json(plan["repair"].value_counts().to_dict() if len(plan) else {}),
+        "blocked": MetadataValue.json(list(plan.attrs.get("blocked", []))),
+        "actions": _preview(plan, ["action_id", "repair", "check_id", "entity_id", "destructive", "reason"]),
+    }
+
+
+@asset(
+    group_name=GROUP,
+    ins={name: AssetIn(name) for name in ("consistency_findings", "nft_consistency", "block_consistency")},
+    kinds={"parquet"},
+    description="One action per failing finding: its automatic repair, or MANUAL_REVIEW (nothing from unknown).",
+)
+def repair_plan(
+    context: AssetExecutionContext,
+    settings: SettingsResource,
+    consistency_findings: pd.DataFrame,
+    nft_consistency: pd.DataFrame,
+    block_consistency: pd.DataFrame,
+) -> Output[pd.DataFrame]:
+    plan = build_plan(consistency_findings, nft_consistency, block_consistency, settings.load())
+    for problem in plan.attrs.get("blocked", []):
+        context.log.warning(f"repair plan refused: {problem}")
+    return Output(plan, metadata=plan_metadata(plan))
+
+
+class RepairApplyConfig(Config):
+    """The config of ``reconcile repair apply``: ``execute`` to write, ``approve`` destructive action ids."""
+
+    execute: bool = False
+    approve: list[str] = []
+
+
+@op(description="Plan from the layers as they are now and apply (a dry run unless execute).")
+def apply_repairs(context: OpExecutionContext, config: RepairApplyConfig, settings: SettingsResource) -> None:
+    from ..repairs.current import plan_and_apply
+
+    who = context.run.tags.get("user") or context.run.tags.get("dagster/user") or "launched in Dagster"
+    plan, report = plan_and_apply(settings.load(), execute=config.execute, approve=config.approve,
+                                  approved_by=f"{who} (run {context.run_id})")  # fmt: skip
+    outcomes = report.frame()
+    metadata = {
+        "execute": config.execute,
+        "counts": MetadataValue.json(report.counts()),
+        "unknown_approvals": MetadataValue.json(report.unknown_approvals),
+        "outcomes": _preview(outcomes, ["action_id", "result", "repair", "check_id", "entity_id"]),
+    }
+    context.log_event(AssetObservation(asset_key="repair_plan", metadata=metadata))
+    context.log.info(f"repairs ({'executed' if config.execute else 'dry run'}): {report.counts()}")
+    for action_id in report.unknown_approvals:
+        context.log.warning(f"approval {action_id} names no destructive action of the current plan")
+    bad = outcomes[outcomes["result"].isin(["failed", "manual review"])] if len(outcomes) else outcomes
+    if len(bad):
+        raise Failure(f"{len(bad)} repair(s) failed or went to manual review", metadata={"failed": _preview(
+            bad, ["action_id", "result", "repair", "entity_id", "detail"])})  # fmt: skip
+
+
+@job(name="repair_apply", description="Apply the repair plan (dry run unless execute; approve destructive ids).")
+def repair_apply() -> None:
+    apply_repairs()
+
+
+REPAIR_ASSETS: list = [repair_plan]  # in the main graph (planned on every run)
+REPAIR_JOBS: list = [repair_apply]  # launched on purpose (apply)
