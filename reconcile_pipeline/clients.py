@@ -1,9 +1,22 @@
-"""Build each layer's production client from settings. Secrets are revealed here and nowhere else."""
+"""Build each layer's production client from settings. Secrets are revealed here and nowhere else.
+
+The ``*_client`` builders use the read credentials (snapshots, recording, the ledger); the ``*_write_client``
+builders use the repairs' write credentials (``[repairs]`` database_url, kv_write_token,
+r2_write_access_key_id/r2_write_secret_access_key, pinata_write_jwt), each falling back to its read
+credential when unset. :func:`separate_write_credentials` says, per layer, whether the two differ.
+"""
 
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from .layers.http import RetryPolicy
 from .settings import Settings
+
+
+def _either(write: SecretStr, read: SecretStr) -> str:
+    """The write credential, or the read one when the write credential is unset."""
+    return write.get_secret_value() or read.get_secret_value()
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -55,16 +68,24 @@ def url_policy(settings: Settings):
     )
 
 
-def pinata_client(settings: Settings):
+def _pinata(settings: Settings, jwt: str):
     from .layers.pinata import PinataClient
 
-    pinata = settings.pinata
     return PinataClient(
-        pinata.api_url, pinata.jwt.get_secret_value(), retry=retry_policy(settings), page_limit=pinata.page_limit
+        settings.pinata.api_url, jwt, retry=retry_policy(settings), page_limit=settings.pinata.page_limit
     )
 
 
-def kv_client(settings: Settings):
+def pinata_client(settings: Settings):
+    return _pinata(settings, settings.pinata.jwt.get_secret_value())
+
+
+def pinata_write_client(settings: Settings):
+    """Pinata with ``[repairs] pinata_write_jwt`` (else ``[pinata] jwt``): the re-pins."""
+    return _pinata(settings, _either(settings.repairs.pinata_write_jwt, settings.pinata.jwt))
+
+
+def _kv(settings: Settings, token: str):
     from .layers.kv import KVClient
 
     bs = settings.blockstore
@@ -72,28 +93,82 @@ def kv_client(settings: Settings):
         bs.kv_api_url,
         bs.kv_account_id,
         bs.kv_namespace_id,
-        bs.kv_api_token.get_secret_value(),
+        token,
         retry=retry_policy(settings),
         bulk_size=bs.kv_bulk_size,
     )
 
 
-def r2_client(settings: Settings):
+def kv_client(settings: Settings):
+    return _kv(settings, settings.blockstore.kv_api_token.get_secret_value())
+
+
+def kv_write_client(settings: Settings):
+    """KV with ``[repairs] kv_write_token`` (else ``[blockstore] kv_api_token``): the KV repairs."""
+    return _kv(settings, _either(settings.repairs.kv_write_token, settings.blockstore.kv_api_token))
+
+
+def _r2(settings: Settings, access_key_id: str, secret_access_key: str):
     from .layers.r2 import R2Client
 
     bs = settings.blockstore
     return R2Client(
         bs.r2_endpoint_url,
         bs.r2_bucket,
-        bs.r2_access_key_id.get_secret_value(),
-        bs.r2_secret_access_key.get_secret_value(),
+        access_key_id,
+        secret_access_key,
         region=bs.r2_region,
         timeout_s=settings.http.timeout_s,
         max_attempts=settings.http.max_retry_attempts,
     )
 
 
+def r2_client(settings: Settings):
+    bs = settings.blockstore
+    return _r2(settings, bs.r2_access_key_id.get_secret_value(), bs.r2_secret_access_key.get_secret_value())
+
+
+def r2_write_client(settings: Settings):
+    """R2 with the ``[repairs] r2_write_*`` pair (else the ``[blockstore] r2_*`` pair): the R2 repairs."""
+    repairs, bs = settings.repairs, settings.blockstore
+    key_id, secret = (
+        repairs.r2_write_access_key_id.get_secret_value(),
+        repairs.r2_write_secret_access_key.get_secret_value(),
+    )
+    if bool(key_id) != bool(secret):
+        raise ValueError("[repairs] set both r2_write_access_key_id and r2_write_secret_access_key, or neither")
+    if not key_id:
+        key_id, secret = bs.r2_access_key_id.get_secret_value(), bs.r2_secret_access_key.get_secret_value()
+    return _r2(settings, key_id, secret)
+
+
 def database_client(settings: Settings):
     from .layers.database import DatabaseClient
 
     return DatabaseClient(settings.database.url.get_secret_value())
+
+
+def database_write_client(settings: Settings):
+    """The database as ``[repairs] database_url`` (else ``[database] url``): the DB repairs' writes."""
+    from .layers.database import DatabaseClient
+
+    return DatabaseClient(_either(settings.repairs.database_url, settings.database.url))
+
+
+def _credential_pairs(settings: Settings) -> dict[str, tuple[SecretStr, SecretStr]]:
+    """Per writable layer: (the repairs' write credential, the read credential it falls back to)."""
+    repairs, bs = settings.repairs, settings.blockstore
+    return {
+        "database": (repairs.database_url, settings.database.url),
+        "kv": (repairs.kv_write_token, bs.kv_api_token),
+        "r2": (repairs.r2_write_access_key_id, bs.r2_access_key_id),
+        "pinata": (repairs.pinata_write_jwt, settings.pinata.jwt),
+    }
+
+
+def separate_write_credentials(settings: Settings) -> dict[str, bool]:
+    """Per writable layer: True when repairs write it with a credential other than the snapshots' read one."""
+    return {
+        layer: _either(write, read) != read.get_secret_value()
+        for layer, (write, read) in _credential_pairs(settings).items()
+    }

@@ -2,6 +2,10 @@
 
 The Parquet copy of the findings is written by the IO manager; this is the SQL side. A database that
 cannot be written is reported (and logged), not raised: the run's findings stay in Parquet.
+
+The three are written in **one transaction** (:meth:`DatabaseClient.write_run`): a run killed while recording
+leaves its findings, audit rows and history row all or none, never some; writing a run id again
+replaces its rows (a retried run is recorded once). Runs at once write disjoint rows (their run ids).
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ import logging
 from datetime import UTC, datetime
 
 import pandas as pd
+from sqlalchemy.dialects import postgresql, sqlite
 
 from . import clients
 from .checks.audit import audit_rows
 from .checks.findings import findings_records
 from .layers.errors import LayerError
 from .settings import Settings
+
+_DIALECT_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def rehydrated_block_numbers(settings: Settings) -> set[int]:
@@ -68,9 +75,8 @@ def record_findings(
         with clients.database_client(settings) as client:
             entities = _operation_ids(client, judged_entities(nft, blocks))
             rows = audit_rows(findings, entities, now)
-            client.write_findings(run_id, findings_records(findings))
-            client.write_consistency_checks(rows, run_id=run_id)
-            client.record_run(run_id, cadence=cadence, started_at=now, finished_at=now, status="SUCCESS", counts=counts)
+            history = {"cadence": cadence, "started_at": now, "finished_at": now, "status": "SUCCESS", "counts": counts}
+            client.write_run(run_id, findings_records(findings), rows, history)
     except LayerError as exc:
         if log is not None:
             log.warning(f"findings not written to the database: {exc}")

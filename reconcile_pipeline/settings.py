@@ -136,11 +136,28 @@ class AlertSettings(BaseModel):
 
 
 class RepairSettings(BaseModel):
-    """Repairs (issue 5): plan, apply, verify."""
+    """Repairs (issue 5): plan, apply, verify; and the write credentials repairs use (issue 9).
+
+    Repairs write the platform's layers with credentials of their own, so the snapshots can run with
+    credentials that cannot change those layers. Each write credential below is *secret* and, when left
+    empty, falls back to the corresponding read credential (one credential for both: fine for a local
+    world, not for production). The Solana chain and the gateways are never written; source images are
+    files (no credential).
+    """
 
     max_attempts: int = 3  # failures before an action moves to the manual-review queue
     claim_lease_s: float = 600.0  # an unfinished claim older than this (a crashed apply elsewhere) is taken over
     archive_bucket: str = ""  # content archive in this R2/S3 bucket ([blockstore] endpoint, keys); empty: archive_dir
+    # the role that may write minting_operations (DB repairs); empty: [database] url
+    database_url: SecretStr = SecretStr("")
+    # a KV API token with Workers KV Storage:Edit; empty: [blockstore] kv_api_token
+    kv_write_token: SecretStr = SecretStr("")
+    # an R2 key pair with Object Read & Write (both or neither: the pair is checked when the client is built);
+    # empty: the [blockstore] r2_* pair
+    r2_write_access_key_id: SecretStr = SecretStr("")
+    r2_write_secret_access_key: SecretStr = SecretStr("")
+    # a Pinata JWT allowed to pin (pinFileToIPFS); empty: [pinata] jwt
+    pinata_write_jwt: SecretStr = SecretStr("")
 
 
 class ReportSettings(BaseModel):

@@ -98,6 +98,9 @@ def _detail(exc: BaseException, password: str | None) -> str:
     return text.replace(password, "***") if password else text
 
 
+INSUFFICIENT_PRIVILEGE = "42501"
+
+
 def map_db_error(exc: Exception, url: URL) -> Exception:
     """Translate a SQLAlchemy error into the LayerError tree (or ValueError for bad input)."""
     where = url.render_as_string(hide_password=True)
@@ -116,4 +119,6 @@ def map_db_error(exc: Exception, url: URL) -> Exception:
         if any(word in lowered for word in _TIMEOUT_WORDS):
             return LayerTimeout(f"timed out: {detail}", layer=LAYER, where=where)
         return LayerConnectError(f"cannot reach the database: {detail}", layer=LAYER, where=where)
+    if code == INSUFFICIENT_PRIVILEGE:  # our role may not write there: credentials, not data
+        return LayerAuthError(f"permission denied: {detail}", layer=LAYER, where=where)
     return LayerDataError(f"the database refused the statement: {detail}", layer=LAYER, where=where)

@@ -224,20 +224,40 @@ class DatabaseClient:
                 conn.execute(insert(table), list(chunk))
         return sum(len(group) for group in groups.values())
 
+    def write_run(self, run_id: str, findings: list[dict], audit: list[dict], history: dict) -> dict[str, int]:
+        """Replace ``run_id``'s findings and audit rows and upsert its run_history row, in one transaction:
+        a run killed mid-write leaves all of it or none of it."""
+        rows = {
+            "findings": [{**f, "run_id": run_id, "layers": list(f.get("layers", []))} for f in findings],
+            "consistency_checks": [{**row, "run_id": run_id} for row in audit],
+        }
+        written = {}
+        with self.connect(write=True) as conn:
+            for name, table_rows in rows.items():
+                table = TABLES[name]
+                conn.execute(delete(table).where(table.c.run_id == run_id))
+                written[name] = self._insert_groups(conn, table, _grouped_by_keys(table, table_rows))
+            self._upsert_in(conn, "run_history", [{**history, "run_id": run_id}], key="run_id")
+        return written
+
     def _upsert(self, name: str, rows: Iterable[dict[str, Any]], *, key: str) -> int:
+        with self.connect(write=True) as conn:
+            return self._upsert_in(conn, name, rows, key=key)
+
+    @staticmethod
+    def _upsert_in(conn: Connection, name: str, rows: Iterable[dict[str, Any]], *, key: str) -> int:
         table = TABLES[name]
         groups = _grouped_by_keys(table, rows)
-        with self.connect(write=True) as conn:
-            dialect_insert = _DIALECT_INSERT.get(conn.dialect.name)
-            if dialect_insert is None:
-                raise NotImplementedError(f"upsert is not implemented for {conn.dialect.name}")
-            for columns, group in groups.items():
-                statement = dialect_insert(table)
-                updates = {c: statement.excluded[c] for c in columns if c not in (key, "id")}
-                if updates:
-                    statement = statement.on_conflict_do_update(index_elements=[key], set_=updates)
-                else:
-                    statement = statement.on_conflict_do_nothing(index_elements=[key])
-                for chunk in _chunks(group, ROWS_PER_INSERT):
-                    conn.execute(statement, list(chunk))
+        dialect_insert = _DIALECT_INSERT.get(conn.dialect.name)
+        if dialect_insert is None:
+            raise NotImplementedError(f"upsert is not implemented for {conn.dialect.name}")
+        for columns, group in groups.items():
+            statement = dialect_insert(table)
+            updates = {c: statement.excluded[c] for c in columns if c not in (key, "id")}
+            if updates:
+                statement = statement.on_conflict_do_update(index_elements=[key], set_=updates)
+            else:
+                statement = statement.on_conflict_do_nothing(index_elements=[key])
+            for chunk in _chunks(group, ROWS_PER_INSERT):
+                conn.execute(statement, list(chunk))
         return sum(len(group) for group in groups.values())

@@ -80,12 +80,12 @@ class RehydrateBlock:
                 return {"tier": "kv", "skipped": "already holds the block"}
             raise RepairRefused(f"{key} exists with other bytes: KV (the truth) is never overwritten")
         cid = pin_block(ctx, block)
-        ctx.run(ctx.kv.put(key, kv_value(ctx, block, cid)))
+        ctx.run(ctx.kv_write.put(key, kv_value(ctx, block, cid)))
         return {"tier": "kv", "key": key, "ipfsHash": cid}
 
     def _write_r2(self, ctx: ApplyContext, block: dict, number: int, core: str) -> dict:
         key = fmt.r2_block_key(number)
-        ctx.r2.put_sync(key, core_bytes(block))
+        ctx.r2_write.put_sync(key, core_bytes(block))
         return {"tier": "r2", "key": key}
 
     def _write_ipfs(self, ctx: ApplyContext, block: dict, number: int, core: str) -> dict:

@@ -71,7 +71,7 @@ class DatabaseRepair:
         where = OPS.c.id == row["id"]
         for column in action.before:
             where = where & (OPS.c[column].is_(None) if row[column] is None else OPS.c[column] == row[column])
-        with ctx.db.connect(write=True) as conn:
+        with ctx.db_write.connect(write=True) as conn:
             written = conn.execute(update(OPS).where(where).values(**updates, updated_at=utcnow())).rowcount
         if written != 1:
             raise StateChanged("the row changed while it was being written")
@@ -88,7 +88,7 @@ class DatabaseRepair:
             path = conn.execute(select(REGISTRY.c.file_path).where(REGISTRY.c.level == values["level"])).scalar()
         values["source_image_path"] = path or f"assets/images/{values['level']}.png"
         stamp = utcnow()
-        with ctx.db.connect(write=True) as conn:
+        with ctx.db_write.connect(write=True) as conn:
             conn.execute(insert(OPS).values(**values, created_at=stamp, updated_at=stamp, retry_count=0))
         return {"row": read_row(ctx, values["id"])}
 

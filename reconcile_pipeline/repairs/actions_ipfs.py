@@ -60,7 +60,7 @@ def pin_exact(ctx: ApplyContext, cid: str, data: bytes, name: str) -> str:
     if version is None:
         raise RepairRefused(f"the recomputed CID of these bytes is not {cid}: not a byte-exact re-pin")
     ctx.archive.put(cid, data)
-    return ctx.run(ctx.pinata.pin_file(data, name, cid_version=version, expected_cid=cid))
+    return ctx.run(ctx.pinata_write.pin_file(data, name, cid_version=version, expected_cid=cid))
 
 
 def _read(ctx: ApplyContext, cid: str):

@@ -9,28 +9,31 @@
 3. destructive actions wait for an approval naming their ``action_id``;
 4. the action is **claimed** in the ledger before anything is written; then the layer's current state
    is read: if it already holds the target state (a crashed apply wrote it), nothing is written;
-   otherwise the handler verifies its source and writes (``applied``, with before and after);
+   otherwise that state is stored in the ledger, the handler verifies its source and writes through
+   the layer's write client (``applied``, with before and after);
 5. the entity is re-read and judged again (``verified`` or ``failed``, the outcome in the ledger).
 
 A refused repair (its source does not validate, the recomputed CID differs, the truth would be
 touched) goes to the queue at once; other failures are retried by later applies and go to the queue
-after ``settings.repairs.max_attempts``; a layer that could not be read is not counted (unknown).
-Rows a crashed apply left ``applying``/``applied`` are resumed first. The environment variable
-``RECONCILE_REPAIR_CRASH_AFTER_WRITES=N`` kills the process (SIGKILL) right after its N-th write: the
-crash-resume test uses it.
+after ``settings.repairs.max_attempts``; a layer that could not be read is not counted (unknown), nor
+is a write the layer refused for lack of privilege (event ``unauthorized``: the credentials need
+fixing, not the action). Rows a crashed apply left ``applying``/``applied`` are resumed first (their
+claim is taken over once its owner is dead or its lease expired). An action another live apply holds
+is ``busy``: this apply stops there and leaves the rest of the plan to that one (``busy`` too), so two
+applies at once never work on one action nor run a later phase before an earlier one. The environment
+variable ``RECONCILE_REPAIR_CRASH_AFTER_WRITES=N`` kills the process (SIGKILL) right after its N-th
+write: the crash-resume tests use it.
 """
 
 from __future__ import annotations
 
-import getpass
 import os
 import signal
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..layers.errors import LayerError, LayerUnavailable
+from ..layers.errors import LayerAuthError, LayerDataError, LayerError, LayerUnavailable
 from ..settings import Settings
 from .actions import Action
 from .actions_blocks import RehydrateBlock, RepinBlock
@@ -39,8 +42,9 @@ from .actions_ipfs import RepinExact
 from .actions_kv import DeleteMinedPending, RewriteLatest, RewritePendingCount, RewriteTxIndex
 from .actions_source import RestoreSource
 from .archive import ContentArchive
-from .context import ApplyContext, RepairRefused
-from .ledger import UNFINISHED, Ledger, session_owner
+from .context import ApplyContext, RepairRefused, write_refused
+from .ledger import UNFINISHED, ClaimLost, Ledger, session_owner
+from .outcomes import ApplyReport, default_approver, dry_run, outcome
 from .plan import plan_actions
 
 CRASH_ENV = "RECONCILE_REPAIR_CRASH_AFTER_WRITES"
@@ -53,35 +57,6 @@ HANDLERS = {
     "REWRITE_TX_INDEX": RewriteTxIndex(), "REWRITE_LATEST_POINTER": RewriteLatest(),
     "REWRITE_PENDING_COUNT": RewritePendingCount(), "DELETE_MINED_PENDING": DeleteMinedPending(),
 }  # fmt: skip
-OUTCOME_COLUMNS = ["action_id", "check_id", "entity_type", "entity_id", "repair", "destructive", "result", "status",
-                   "detail"]  # fmt: skip
-
-
-@dataclass
-class ApplyReport:
-    execute: bool
-    outcomes: list[dict] = field(default_factory=list)
-    unknown_approvals: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.outcomes, columns=OUTCOME_COLUMNS)
-
-    def counts(self) -> dict[str, int]:
-        return self.frame()["result"].value_counts().sort_index().to_dict() if self.outcomes else {}
-
-
-def default_approver() -> str:
-    try:
-        return f"{getpass.getuser()} (cli)"
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        return "unknown (cli)"
-
-
-def _outcome(action: Action, result: str, status: str | None, detail: object = None) -> dict:
-    return {"action_id": action.action_id, "check_id": action.check_id, "entity_type": action.entity_type,
-            "entity_id": action.entity_id, "repair": action.repair, "destructive": action.destructive,
-            "result": result, "status": status, "detail": None if detail is None else str(detail)[:500]}  # fmt: skip
 
 
 class Session:
@@ -94,38 +69,43 @@ class Session:
         self.crash_after = int(crash_after) if crash_after.isdigit() else None
 
     def run(self, action: Action, row: dict | None = None) -> dict:
+        """Apply one action (``row``: its ledger row when already read); its outcome."""
+        try:
+            return self._run(action, row)
+        except ClaimLost as exc:  # another apply changed the row meanwhile: it holds the action
+            return outcome(action, "busy", None, exc)
+
+    def _run(self, action: Action, row: dict | None) -> dict:
         if action.manual:
             added = self.ledger.enqueue(action, "plan", action.reason)
-            return _outcome(action, "queued" if added else "in queue", None, action.reason)
+            return outcome(action, "queued" if added else "in queue", None, action.reason)
         row = row or self.ledger.ensure(action)
         if row["status"] == "manual_review":
-            return _outcome(action, "in queue", row["status"], row.get("last_error"))
+            return outcome(action, "in queue", row["status"], row.get("last_error"))
         if action.destructive and action.action_id not in self.approvals and not row.get("approved_by"):
             row = self.ledger.note_once(row, "awaiting approval", f"apply --approve {action.action_id}")
-            return _outcome(action, "needs approval", row["status"], "destructive: --approve " + action.action_id)
+            return outcome(action, "needs approval", row["status"], "destructive: --approve " + action.action_id)
         try:
             return self._run_claimed(action, row)
         except LayerUnavailable as exc:
-            return _outcome(action, "unavailable", row["status"], exc)
+            return outcome(action, "unavailable", row["status"], exc)
         except LayerError as exc:  # reading the current state before claiming: nothing was written
-            return _outcome(action, "failed", row["status"], exc)
+            return outcome(action, "failed", row["status"], exc)
 
     def _run_claimed(self, action: Action, row: dict) -> dict:
         handler, event = HANDLERS[action.repair], "claimed"
-        if row["status"] in ("verified", "applied"):
+        if row["status"] == "verified":
             if handler.done(action, handler.current(self.ctx, action)):
-                if row["status"] == "applied":
-                    return self._verify(handler, action, row)
-                return _outcome(action, "already done", row["status"])
+                return outcome(action, "already done", row["status"])
             event = "recurred"
-        elif row["status"] == "applying":
+        elif row["status"] in UNFINISHED:  # applying or applied: resumed once its owner is gone
             if not self.ledger.claim_is_stale(row):
-                return _outcome(action, "busy", row["status"], f"claimed by {row.get('claimed_by')}")
+                return outcome(action, "busy", row["status"], f"claimed by {row.get('claimed_by')}")
             event = "resumed"
         approver = self.approved_by if action.destructive else None
         claimed = self.ledger.claim(row, event, approver)
         if claimed is None:
-            return _outcome(action, "busy", row["status"], "claimed by another apply")
+            return outcome(action, "busy", row["status"], "claimed by another apply")
         return self._apply(handler, action, claimed)
 
     def _apply(self, handler, action: Action, row: dict) -> dict:
@@ -134,21 +114,34 @@ class Session:
             if handler.done(action, before):
                 after, detail = before, "the layer already holds the target state: nothing written"
             else:
+                if row.get("state_before") is None:  # else kept from an attempt that died or failed writing
+                    row = self.ledger.stash(row, before)
                 after, detail = handler.write(self.ctx, action, before), "written"
                 self._count_write()
-            row = self.ledger.record(row, "applied", "applied", detail, state_before=before, state_after=after,
+            first = before if row.get("state_before") is None else row["state_before"]
+            row = self.ledger.record(row, "applied", "applied", detail, state_before=first, state_after=after,
                                      last_error=None)  # fmt: skip
             return self._verify(handler, action, row)
         except RepairRefused as exc:
             row = self.ledger.record(row, "failed", "refused", str(exc), last_error=str(exc))
             return self._escalate(action, row, "refused", str(exc))
+        except (LayerAuthError, LayerDataError) as exc:
+            if not write_refused(exc):
+                return self._failed(action, row, exc)
+            self.ledger.record(row, "failed", "unauthorized", str(exc), last_error=str(exc))
+            return outcome(action, "failed", "failed", f"write refused (check the repairs' credentials): {exc}")
         except LayerUnavailable as exc:
             self.ledger.record(row, "failed", "unavailable", str(exc), last_error=str(exc))
-            return _outcome(action, "unavailable", "failed", exc)
+            return outcome(action, "unavailable", "failed", exc)
+        except ClaimLost:
+            raise
         except Exception as exc:  # noqa: BLE001 - any other failure is recorded and counted, never lost
-            message = f"{type(exc).__name__}: {exc}"
-            row = self.ledger.record(row, "failed", "failed", message, last_error=message)
-            return self._after_failure(action, row, message)
+            return self._failed(action, row, exc)
+
+    def _failed(self, action: Action, row: dict, exc: Exception) -> dict:
+        message = f"{type(exc).__name__}: {exc}"
+        row = self.ledger.record(row, "failed", "failed", message, last_error=message)
+        return self._after_failure(action, row, message)
 
     def _verify(self, handler, action: Action, row: dict) -> dict:
         verification = handler.verify(self.ctx, action)
@@ -156,44 +149,23 @@ class Session:
         event, status = ("verified", "verified") if ok else ("failed", "failed")
         row = self.ledger.record(row, status, event, None if ok else "re-check failed", verification=verification)
         if ok:
-            return _outcome(action, "verified", status, row["state_after"])
+            return outcome(action, "verified", status, row["state_after"])
         return self._after_failure(action, row, f"re-check failed: {verification}")
 
     def _after_failure(self, action: Action, row: dict, reason: str) -> dict:
         if self.ledger.failures(row) >= self.ledger.max_attempts:
             return self._escalate(action, row, "failures", f"failed {self.ledger.failures(row)} times: {reason}")
-        return _outcome(action, "failed", row["status"], reason)
+        return outcome(action, "failed", row["status"], reason)
 
     def _escalate(self, action: Action, row: dict, source: str, reason: str) -> dict:
         row = self.ledger.record(row, "manual_review", "escalated", reason)
         self.ledger.enqueue(action, source, reason, history=row["history"])
-        return _outcome(action, "manual review", row["status"], reason)
+        return outcome(action, "manual review", row["status"], reason)
 
     def _count_write(self) -> None:
         self.writes += 1
         if self.crash_after is not None and self.writes >= self.crash_after:
             os.kill(os.getpid(), signal.SIGKILL)  # test hook: die between the write and its ledger record
-
-
-def _dry_run(ledger: Ledger, actions: list[Action], approvals: set[str]) -> list[dict]:
-    try:
-        statuses = {row["idempotency_key"]: row["status"] for row in ledger.rows()}
-        queued = {row["idempotency_key"] for row in ledger.queue()}
-    except LayerError as exc:
-        return [_outcome(a, "would apply", "unknown", f"ledger unreadable: {exc}") for a in actions]
-    outcomes = []
-    for action in actions:
-        status = statuses.get(action.key)
-        if action.manual:
-            result = "in queue" if action.key in queued else "would queue"
-        elif status in ("verified", "manual_review"):
-            result = "already done" if status == "verified" else "in queue"
-        elif action.destructive and action.action_id not in approvals:
-            result = "needs approval"
-        else:
-            result = "would apply"
-        outcomes.append(_outcome(action, result, status, action.reason))
-    return outcomes
 
 
 def apply_plan(
@@ -214,12 +186,25 @@ def apply_plan(
         cfg = settings.repairs
         ledger = Ledger(ctx.db, session_owner(), max_attempts=cfg.max_attempts, lease_s=cfg.claim_lease_s)
         if not execute:
-            report.outcomes = _dry_run(ledger, actions, approvals)
+            report.outcomes = dry_run(ledger, actions, approvals)
             return report
         session = Session(ctx, ledger, approvals, approved_by or default_approver())
         planned = {a.key for a in actions}
-        for row in ledger.rows(UNFINISHED):
-            if row["idempotency_key"] not in planned:
-                report.outcomes.append(session.run(Action.from_record(row["action"]), row))
-        report.outcomes += [session.run(action) for action in actions]
+        unfinished = [row for row in ledger.rows(UNFINISHED) if row["idempotency_key"] not in planned]
+        resumed = [(Action.from_record(row["action"]), row) for row in unfinished]
+        report.outcomes = _run_all(session, [*resumed, *((action, None) for action in actions)])
     return report
+
+
+def _run_all(session: Session, work: list[tuple[Action, dict | None]]) -> list[dict]:
+    """Run each action in order; after one another live apply holds, leave the rest to it (phase order kept)."""
+    outcomes: list[dict] = []
+    holder = None
+    for action, row in work:
+        if holder is not None:
+            outcomes.append(outcome(action, "busy", None, f"left to the apply working on {holder}"))
+            continue
+        outcomes.append(session.run(action, row))
+        if outcomes[-1]["result"] == "busy":
+            holder = action.action_id
+    return outcomes

@@ -4,14 +4,16 @@
 number, its recomputed hash and Merkle root match, and its core is the core the plan chose. A KV block
 is written only as its core plus ``ipfsHash``/``ipfsGatewayUrl`` (:func:`kv_value`), and
 :func:`set_kv_ipfs` changes those two fields only after checking that KV still holds the same core.
+Writes go through the write clients (``ctx.kv_write``, ``ctx.pinata_write``); reads through the read ones.
 """
 
 from __future__ import annotations
 
+from ..checks.nft_join_ipfs import cid_key
 from ..layers import blocks as fmt
 from ..layers.errors import DecodeError
 from ..layers.unixfs import unixfs_cid
-from .actions_ipfs import pin_exact
+from .actions_ipfs import pin_exact, pinned_cids
 from .context import ApplyContext, RepairRefused, StateChanged
 
 
@@ -70,9 +72,14 @@ def kv_value(ctx: ApplyContext, block: dict, cid: str) -> bytes:
 
 
 def pin_block(ctx: ApplyContext, block: dict, cid: str | None = None) -> str:
-    """Pin the block's core bytes (as ``cid`` if given and exact, else as ``ipfs add`` CIDv0 names them)."""
+    """Pin the block's core bytes (as ``cid`` if given and exact, else as ``ipfs add`` CIDv0 names them).
+
+    Not pinned again when Pinata already pins that CID and a gateway serves exactly these bytes: an
+    apply that crashed between this pin and the KV write it precedes resumes without a second pin."""
     data = core_bytes(block)
     expected = cid or str(unixfs_cid(data, cid_version=0))
+    if cid_key(expected) in pinned_cids(ctx) and ipfs_core(ctx, expected)[1] == fmt.core_sha256(block):
+        return expected
     return pin_exact(ctx, expected, data, f"vdc-block-{block['blockNumber']}.json")
 
 
@@ -82,7 +89,7 @@ def set_kv_ipfs(ctx: ApplyContext, number: int, core_sha256: str, cid: str) -> N
     block = parse(read_kv(ctx, key), key)
     if block is None or fmt.core_sha256(block) != core_sha256:
         raise StateChanged(f"{key} no longer holds the core the plan saw: its ipfsHash is not touched")
-    ctx.run(ctx.kv.put(key, kv_value(ctx, block, cid)))
+    ctx.run(ctx.kv_write.put(key, kv_value(ctx, block, cid)))
 
 
 def ipfs_core(ctx: ApplyContext, cid: str | None) -> tuple[str, str | None]:

@@ -1,7 +1,11 @@
 """What an apply session holds: the settings, each layer's client (built from settings, lazily), the archive.
 
 The async clients (KV, Pinata, gateways, Solana) run on one event loop owned by the session
-(:meth:`ApplyContext.run`); R2 and the database are used synchronously. Errors the handlers raise:
+(:meth:`ApplyContext.run`); R2 and the database are used synchronously. Reads (the current state, the
+re-check, the ledger) go through the read clients the snapshots use (``db``, ``kv``, ``r2``, ``pinata``);
+every write to a layer goes through its write client (``db_write``, ``kv_write``, ``r2_write``,
+``pinata_write``), built from the repairs' write credentials (``settings.repairs``; each falls back to
+the read credential when unset). The Solana chain and the gateways are only read. Errors the handlers raise:
 :class:`RepairRefused` (the source does not validate, the truth would be touched, the recomputed CID
 differs: not a repair, goes to manual review) and :class:`StateChanged` (the layer no longer holds what
 the plan saw: the write is not made; a later plan decides again).
@@ -14,10 +18,13 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from .. import clients
+from ..layers.errors import LayerAuthError, LayerDataError
 from ..settings import Settings
 from .archive import ContentArchive
 
 T = TypeVar("T")
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL: the role may not write this table
+SYNC_CLIENTS = ("db", "db_write", "r2", "r2_write")  # closed with close(); the others with aclose()
 
 
 class RepairRefused(Exception):
@@ -26,6 +33,17 @@ class RepairRefused(Exception):
 
 class StateChanged(Exception):
     """The layer changed since the plan: nothing was written."""
+
+
+def write_refused(exc: BaseException) -> bool:
+    """True when a layer refused a write for lack of privilege: the credentials, not the action, are wrong.
+
+    A 401/403 (LayerAuthError) from KV, R2 or Pinata, or PostgreSQL's insufficient_privilege (42501; the
+    database client maps it to a LayerDataError whose cause carries the code)."""
+    if isinstance(exc, LayerAuthError):
+        return True
+    origin = getattr(exc.__cause__, "orig", None)
+    return isinstance(exc, LayerDataError) and getattr(origin, "pgcode", None) == INSUFFICIENT_PRIVILEGE
 
 
 class ApplyContext:
@@ -69,6 +87,22 @@ class ApplyContext:
         return self._client("pinata", clients.pinata_client)
 
     @property
+    def db_write(self):
+        return self._client("db_write", clients.database_write_client)
+
+    @property
+    def kv_write(self):
+        return self._client("kv_write", clients.kv_write_client)
+
+    @property
+    def r2_write(self):
+        return self._client("r2_write", clients.r2_write_client)
+
+    @property
+    def pinata_write(self):
+        return self._client("pinata_write", clients.pinata_write_client)
+
+    @property
     def gateways(self):
         return self._client("gateways", clients.gateway_client)
 
@@ -83,7 +117,7 @@ class ApplyContext:
     def close(self) -> None:
         for name, client in self._clients.items():
             try:
-                if name in ("db", "r2"):
+                if name in SYNC_CLIENTS:
                     client.close()
                 else:
                     self._runner.run(client.aclose())

@@ -3,10 +3,14 @@
 :class:`Ledger` records each action once, by its unique idempotency key, and moves it through
 ``planned -> applying -> applied -> verified | failed`` (``manual_review`` when it leaves for the queue).
 An action is **claimed** before anything is written (``applying``, ``claimed_by`` = host:pid:session,
-attempts + 1) with a compare-and-set on (status, attempts), so two applies never work on one action. A
-claim whose owner died (same host, no such process) or that is older than the lease
-(``settings.repairs.claim_lease_s``) can be taken over: that is how a crashed apply resumes. Every change
-appends an event to ``history``; the queue row of an escalated action carries that history.
+attempts + 1) with a compare-and-set on (status, attempts), so two applies never work on one action; every
+later change of the row is a compare-and-set on the same pair too, so a session whose claim was taken over
+gets :class:`ClaimLost` instead of overwriting the new owner's row. An unfinished claim (``applying`` or
+``applied``) whose owner died (same host, no such process) or that is older than the lease
+(``settings.repairs.claim_lease_s``) can be taken over: that is how a crashed apply resumes. Before its
+first write an action's ``state_before`` is stored (:meth:`Ledger.stash`), so a crash after a destructive
+write still leaves what was there. Every change appends an event to ``history``; the queue row of an
+escalated action carries that history.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ LEDGER, QUEUE = TABLES["repair_ledger"], TABLES["manual_review_queue"]
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 UNFINISHED = ("applying", "applied")
 COUNTED_FAILURE = "failed"  # history events that count toward max_attempts (an outage does not)
+
+
+class ClaimLost(Exception):
+    """The ledger row changed since this session read it (another apply took the action over)."""
 
 
 def now() -> datetime:
@@ -90,16 +98,28 @@ class Ledger:
     def claim_is_stale(self, row: dict) -> bool:
         claimed = row.get("claimed_at")
         expired = claimed is None or claimed < now() - timedelta(seconds=self.lease_s)
-        return row["status"] == "applying" and (expired or owner_is_dead(row.get("claimed_by")))
+        return row["status"] in UNFINISHED and (expired or owner_is_dead(row.get("claimed_by")))
 
     # -- writes --------------------------------------------------------------------------------
     def _event(self, event: str, detail: Any = None) -> dict:
         return {"at": now().isoformat(), "event": event, "by": self.owner, "detail": detail}
 
-    def _insert_ignore(self, table, values: dict) -> None:
+    def _insert_ignore(self, table, values: dict) -> int:
+        """Insert unless the idempotency key is taken; the number of rows inserted (0 or 1)."""
         with self.db.connect(write=True) as conn:
             statement = _INSERT[conn.dialect.name](table).values(**values)
-            conn.execute(statement.on_conflict_do_nothing(index_elements=["idempotency_key"]))
+            return conn.execute(statement.on_conflict_do_nothing(index_elements=["idempotency_key"])).rowcount
+
+    def _update(self, row: dict, values: dict[str, Any]) -> dict:
+        """Compare-and-set ``values`` on the row as read (status, attempts); ClaimLost if it changed since."""
+        where = and_(LEDGER.c.id == row["id"], LEDGER.c.status == row["status"], LEDGER.c.attempts == row["attempts"])
+        with self.db.connect(write=True) as conn:
+            changed = conn.execute(update(LEDGER).where(where).values(**values)).rowcount
+        stored = self.row(row["idempotency_key"])
+        if changed != 1:
+            now_status = stored["status"] if stored else "gone"
+            raise ClaimLost(f"ledger row {row['action_id']} changed under this apply (now {now_status})")
+        return stored  # type: ignore[return-value]
 
     def ensure(self, action: Action) -> dict:
         """The action's row, inserted as ``planned`` if the key is new."""
@@ -120,18 +140,21 @@ class Ledger:
         }  # fmt: skip
         if approved_by:
             values |= {"approved_by": approved_by[:128], "approved_at": now()}
-        where = and_(LEDGER.c.id == row["id"], LEDGER.c.status == row["status"], LEDGER.c.attempts == row["attempts"])
-        with self.db.connect(write=True) as conn:
-            done = conn.execute(update(LEDGER).where(where).values(**values)).rowcount
-        return self.row(row["idempotency_key"]) if done == 1 else None
+        if event == "recurred":  # a new application: the previous one's states stay in history only
+            values |= {"state_before": None, "state_after": None, "verification": None}
+        try:
+            return self._update(row, values)
+        except ClaimLost:
+            return None
+
+    def stash(self, row: dict, state_before: Any) -> dict:
+        """Store what the layer holds before the first write (no event); the row as stored."""
+        return self._update(row, {"state_before": state_before})
 
     def record(self, row: dict, status: str, event: str, detail: Any = None, **fields: Any) -> dict:
-        """Set ``status`` (and columns), appending one history event; returns the row as stored."""
+        """Set ``status`` (and columns), appending one history event; returns the row as stored (or ClaimLost)."""
         history = [*(row.get("history") or []), self._event(event, detail)]
-        with self.db.connect(write=True) as conn:
-            conn.execute(update(LEDGER).where(LEDGER.c.id == row["id"]).values(status=status, history=history,
-                                                                               **fields))  # fmt: skip
-        return self.row(row["idempotency_key"])  # type: ignore[return-value]
+        return self._update(row, {"status": status, "history": history, **fields})
 
     def note_once(self, row: dict, event: str, detail: Any = None) -> dict:
         """Append ``event`` unless it is already the last event (a second apply leaves the row unchanged)."""
@@ -141,9 +164,8 @@ class Ledger:
         return self.record(row, row["status"], event, detail)
 
     def enqueue(self, action: Action, source: str, reason: str, history: list | None = None) -> bool:
-        """Put the action on the manual-review queue (once per key); True if it was not there yet."""
-        before = self._queued(action.key)
-        if before:
+        """Put the action on the manual-review queue (once per key); True if this call added it."""
+        if self._queued(action.key):
             return False
         values = {
             "id": str(uuid.uuid4()), "idempotency_key": action.key, "action_id": action.action_id,
@@ -151,8 +173,7 @@ class Ledger:
             "repair": action.repair, "source": source, "status": "open", "reason": reason,
             "action": action_json(action), "history": history or [self._event("queued", reason)],
         }  # fmt: skip
-        self._insert_ignore(QUEUE, values)
-        return True
+        return self._insert_ignore(QUEUE, values) == 1
 
     def _queued(self, key: str) -> bool:
         with self.db.connect() as conn:
