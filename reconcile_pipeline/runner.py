@@ -1,16 +1,32 @@
-"""Materialize assets in process (the CLI's `demo`, `run`), outside the Dagster daemon."""
+"""Materialize assets in process (the CLI's `demo`, `run`), outside the Dagster daemon.
+
+:func:`run_cadence` runs one cadence's scope (:mod:`.cadences`) as the schedules and the sensor do, then
+evaluates its alerts (:mod:`.alerts.engine`): the CLI's `reconcile run --cadence ...`. The CLI's immediate
+cadence runs the events since its own cursor (table ``automation_cursors``, name ``cli:immediate``) as one
+run, or, the first time, every operation in a confirmed state and the block ``vdc:latest`` names.
+:func:`run_reconciliation` runs everything with deep reads whatever the cadence label (tests, benchmarks).
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from dagster import DagsterInstance, materialize
 
+from .cadences import CONFIRMED_STATES, Scope, scope_for
 from .defs import ALL_ASSETS, build_definitions
 from .defs.assets import SNAPSHOT_ASSETS
 from .defs.gx_checks import GX_CHECKS
+from .layers.errors import LayerError
+from .settings import load_settings
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+CLI_CURSOR = "cli:immediate"
+UNCAPPED = 10**9  # the CLI runs every new event at once
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -19,6 +35,8 @@ class RunSummary:
     success: bool
     assets: dict[str, dict] = field(default_factory=dict)  # asset -> materialization metadata (plain values)
     checks: dict[str, dict] = field(default_factory=dict)  # check -> {passed, severity, metadata}
+    scope: str = ""  # the scope's summary (cadence runs)
+    alerts: dict = field(default_factory=dict)  # what the alert engine did after the run
 
 
 def _plain(metadata: dict) -> dict:
@@ -57,7 +75,69 @@ def materialize_snapshots(config_path: str | None, *, tags: dict[str, str] | Non
 
 
 def run_reconciliation(config_path: str | None, *, cadence: str, tags: dict[str, str] | None = None) -> RunSummary:
-    """Snapshots, joined frames, expectation suites, every check, findings recorded."""
+    """Snapshots, joined frames, expectation suites, every check, findings recorded (everything, deep reads)."""
     return materialize_in_process(
         config_path, [*ALL_ASSETS, *GX_CHECKS], tags={"reconcile/cadence": cadence, **(tags or {})}
     )
+
+
+def run_scope(config_path: str | None, scope: Scope, *, alerts: bool = True) -> RunSummary:
+    """One reconciliation over ``scope``, then (``alerts``) its alert evaluation."""
+    started = time.monotonic()
+    summary = materialize_in_process(config_path, [*ALL_ASSETS, *GX_CHECKS], tags=scope.tags())
+    summary.scope = scope.summary()
+    if alerts:
+        summary.alerts = _evaluate_alerts(config_path, summary, scope, time.monotonic() - started)
+    return summary
+
+
+def _evaluate_alerts(config_path: str | None, summary: RunSummary, scope: Scope, took: float) -> dict:
+    from .alerts import engine
+
+    settings = load_settings(config_path)
+    job = f"cli:{scope.cadence}"
+    try:
+        if summary.success:
+            return engine.evaluate_run(settings, summary.run_id, scope.tags(), job_name=job, duration_s=took)
+        return engine.run_failed(settings, job, summary.run_id, "the reconciliation run failed (see its steps)")
+    except (LayerError, ValueError) as exc:
+        log.warning("alerts not evaluated: %s", exc)
+        return {"error": str(exc)[:500]}
+
+
+def immediate_scope(config_path: str | None, now: datetime | None = None):
+    """(scope or None when nothing happened, the cursor to save after a good run) for the CLI's immediate run."""
+    from .alerts.store import AlertStore
+    from .cadence_events import ImmediateCursor, combined_scope, find_events
+
+    settings = load_settings(config_path)
+    saved = AlertStore(settings).get_cursor(CLI_CURSOR)
+    if saved is None:  # first time: every confirmed operation, and the head of the block chain
+        scope = Scope("immediate", "regular", op_statuses=CONFIRMED_STATES, blocks="latest")
+        _, cursor, _ = find_events(settings, ImmediateCursor(), now=now, max_events=UNCAPPED)
+        cursor.op_at = cursor.op_at or (now or datetime.now(UTC)).isoformat()
+        return scope, cursor
+    events, cursor, problems = find_events(
+        settings, ImmediateCursor.from_json(saved["cursor"]), now=now, max_events=UNCAPPED
+    )
+    if problems:
+        raise ValueError("cannot look for new events: " + "; ".join(f"{k}: {v}" for k, v in problems.items()))
+    return (combined_scope(events) if events else None), cursor
+
+
+def run_cadence(config_path: str | None, cadence: str, *, now: datetime | None = None) -> RunSummary | None:
+    """The CLI's `reconcile run --cadence`: the same scope as the schedule (or sensor) of ``cadence``.
+
+    None for an immediate run with no new event since the last one."""
+    now = now or datetime.now(UTC)
+    if cadence != "immediate":
+        return run_scope(config_path, scope_for(cadence, load_settings(config_path), now))
+    scope, cursor = immediate_scope(config_path, now)
+    if scope is None:
+        return None
+    summary = run_scope(config_path, scope)
+    if summary.success:
+        from .alerts.store import AlertStore
+
+        AlertStore(load_settings(config_path)).set_cursor(CLI_CURSOR, {"cursor": cursor.to_json()})
+    return summary

@@ -1,10 +1,17 @@
-"""Snapshot assets: one per layer, each a thin call into ``snapshots/`` written as Parquet."""
+"""Snapshot assets: one per layer, each a thin call into ``snapshots/`` written as Parquet.
+
+Each run reads what its cadence's scope says (``reconcile/scope`` in the run's tags, see
+:mod:`reconcile_pipeline.cadences`; a run without one reads everything, deep), and every snapshot's
+metadata names the cadence and the scope. ``blockstore_r2`` follows ``blockstore_kv``: in a scoped run it
+reads the block numbers the KV read resolved (the window's blocks and their context).
+"""
 
 import asyncio
 
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
+from ..cadences import Scope, scope_from_tags
 from ..snapshots import blockstore, ipfs, nft
 from ..snapshots.base import Snapshot
 from .resources import SettingsResource
@@ -12,7 +19,11 @@ from .resources import SettingsResource
 GROUP = "snapshots"
 
 
-def _output(snapshot: Snapshot) -> Output[pd.DataFrame]:
+def run_scope(context: AssetExecutionContext) -> Scope:
+    return scope_from_tags(context.run.tags)
+
+
+def _output(snapshot: Snapshot, scope: Scope) -> Output[pd.DataFrame]:
     status = snapshot.status
     metadata = {
         "dagster/row_count": len(snapshot.frame),
@@ -20,6 +31,7 @@ def _output(snapshot: Snapshot) -> Output[pd.DataFrame]:
         "read_status": status.status,
         "unreadable": status.unreadable,
         "status_counts": MetadataValue.json(status.counts),
+        **scope.metadata(),
     }
     if status.message:
         metadata["message"] = status.message[:2000]
@@ -31,37 +43,43 @@ def _column(frame: pd.DataFrame, name: str) -> list:
 
 
 @asset(group_name=GROUP, kinds={"parquet"}, description="Level images under assets/images and the backup folder.")
-def source_images(settings: SettingsResource) -> Output[pd.DataFrame]:
-    return _output(nft.snapshot_source_images(settings.load()))
+def source_images(context: AssetExecutionContext, settings: SettingsResource) -> Output[pd.DataFrame]:
+    return _output(nft.snapshot_source_images(settings.load()), run_scope(context))
 
 
-@asset(group_name=GROUP, kinds={"parquet"}, description="minting_operations rows from the backend database.")
-def db_minting_operations(settings: SettingsResource) -> Output[pd.DataFrame]:
-    return _output(nft.snapshot_table(settings.load(), "read_minting_operations"))
+@asset(group_name=GROUP, kinds={"parquet"}, description="minting_operations rows (the run's scope) from the DB.")
+def db_minting_operations(context: AssetExecutionContext, settings: SettingsResource) -> Output[pd.DataFrame]:
+    scope = run_scope(context)
+    return _output(nft.snapshot_operations(settings.load(), scope), scope)
 
 
 @asset(group_name=GROUP, kinds={"parquet"}, description="source_image_registry rows from the backend database.")
-def db_source_image_registry(settings: SettingsResource) -> Output[pd.DataFrame]:
-    return _output(nft.snapshot_table(settings.load(), "read_source_image_registry"))
+def db_source_image_registry(context: AssetExecutionContext, settings: SettingsResource) -> Output[pd.DataFrame]:
+    return _output(nft.snapshot_table(settings.load(), "read_source_image_registry"), run_scope(context))
 
 
 @asset(group_name=GROUP, kinds={"parquet", "solana"}, description="Metaplex metadata accounts of our mints.")
-def solana_metadata_accounts(settings: SettingsResource, db_minting_operations: pd.DataFrame) -> Output[pd.DataFrame]:
+def solana_metadata_accounts(
+    context: AssetExecutionContext, settings: SettingsResource, db_minting_operations: pd.DataFrame
+) -> Output[pd.DataFrame]:
+    scope = run_scope(context)
     mints = _column(db_minting_operations, "mint_address")
-    return _output(asyncio.run(nft.snapshot_chain_metadata(settings.load(), mints)))
+    snapshot = asyncio.run(nft.snapshot_chain_metadata(settings.load(), mints, listing=scope.complete_nfts))
+    return _output(snapshot, scope)
 
 
 @asset(group_name=GROUP, kinds={"parquet", "solana"}, description="Mint transaction statuses.")
 def solana_transaction_statuses(
-    settings: SettingsResource, db_minting_operations: pd.DataFrame
+    context: AssetExecutionContext, settings: SettingsResource, db_minting_operations: pd.DataFrame
 ) -> Output[pd.DataFrame]:
     signatures = _column(db_minting_operations, "transaction_signature")
-    return _output(asyncio.run(nft.snapshot_tx_statuses(settings.load(), signatures)))
+    return _output(asyncio.run(nft.snapshot_tx_statuses(settings.load(), signatures)), run_scope(context))
 
 
 @asset(group_name=GROUP, kinds={"parquet", "ipfs"}, description="Pinata's pin list.")
-def pinata_pins(settings: SettingsResource) -> Output[pd.DataFrame]:
-    return _output(asyncio.run(nft.snapshot_pins(settings.load())))
+def pinata_pins(context: AssetExecutionContext, settings: SettingsResource) -> Output[pd.DataFrame]:
+    scope = run_scope(context)
+    return _output(asyncio.run(nft.snapshot_pins(settings.load(), scope)), scope)
 
 
 @asset(group_name=GROUP, kinds={"parquet", "ipfs"}, description="Metadata JSON and images by CID on every gateway.")
@@ -71,25 +89,34 @@ def ipfs_objects(
     solana_metadata_accounts: pd.DataFrame,
     db_minting_operations: pd.DataFrame,
 ) -> Output[pd.DataFrame]:
+    scope = run_scope(context)
     uris = _column(solana_metadata_accounts, "uri") + _column(db_minting_operations, "metadata_uri")
     images = _column(db_minting_operations, "image_uri")
-    mode = context.run.tags.get("reconcile/ipfs_mode", "deep")
-    return _output(asyncio.run(ipfs.snapshot_ipfs_objects(settings.load(), uris, images, mode=mode)))
+    options = {"mode": scope.ipfs_mode, "cadence": scope.cadence, "run_id": context.run_id}
+    return _output(asyncio.run(ipfs.snapshot_ipfs_objects(settings.load(), uris, images, **options)), scope)
 
 
 @asset(group_name=GROUP, kinds={"parquet"}, description="Cloudflare KV: vdc:block:*, vdc:latest, vdc:tx:*, count.")
-def blockstore_kv(settings: SettingsResource) -> Output[pd.DataFrame]:
-    return _output(asyncio.run(blockstore.snapshot_kv(settings.load())))
+def blockstore_kv(context: AssetExecutionContext, settings: SettingsResource) -> Output[pd.DataFrame]:
+    scope = run_scope(context)
+    return _output(asyncio.run(blockstore.snapshot_kv(settings.load(), scope)), scope)
 
 
 @asset(group_name=GROUP, kinds={"parquet", "s3"}, description="R2: blocks/N.json and pending/ID.json.")
-def blockstore_r2(settings: SettingsResource) -> Output[pd.DataFrame]:
-    return _output(asyncio.run(blockstore.snapshot_r2(settings.load())))
+def blockstore_r2(
+    context: AssetExecutionContext, settings: SettingsResource, blockstore_kv: pd.DataFrame
+) -> Output[pd.DataFrame]:
+    numbers = blockstore.scoped_numbers(blockstore_kv)
+    return _output(asyncio.run(blockstore.snapshot_r2(settings.load(), numbers)), run_scope(context))
 
 
 @asset(group_name=GROUP, kinds={"parquet", "ipfs"}, description="Each KV block's IPFS copy, by its ipfsHash.")
-def blockstore_ipfs(settings: SettingsResource, blockstore_kv: pd.DataFrame) -> Output[pd.DataFrame]:
-    return _output(asyncio.run(blockstore.snapshot_block_ipfs(settings.load(), blockstore_kv)))
+def blockstore_ipfs(
+    context: AssetExecutionContext, settings: SettingsResource, blockstore_kv: pd.DataFrame
+) -> Output[pd.DataFrame]:
+    scope = run_scope(context)
+    options = {"mode": scope.ipfs_mode, "cadence": scope.cadence, "run_id": context.run_id}
+    return _output(asyncio.run(blockstore.snapshot_block_ipfs(settings.load(), blockstore_kv, **options)), scope)
 
 
 SNAPSHOT_ASSETS = [

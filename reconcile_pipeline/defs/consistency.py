@@ -7,6 +7,7 @@ suites on the joined frames are asset checks (``defs/gx_checks.py``).
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 
+from ..cadences import in_scope
 from ..checks.block_checks import run_block_checks
 from ..checks.block_join import build_block_consistency
 from ..checks.block_status import block_metrics, block_statuses
@@ -78,7 +79,8 @@ def block_consistency(settings: SettingsResource, **frames: pd.DataFrame) -> Out
 )
 def block_findings(settings: SettingsResource, block_consistency: pd.DataFrame, **frames: pd.DataFrame) -> Output:
     loaded = settings.load()
-    findings = run_block_checks(frames, loaded, blocks=block_consistency)
+    # scoped runs read one context block below their range to check its link: judge only the range itself
+    findings = in_scope(run_block_checks(frames, loaded, blocks=block_consistency), frames)
     statuses = block_statuses(block_consistency, findings, rehydrated=rehydrated_block_numbers(loaded))
     summary = block_metrics(statuses, findings)
     return Output(findings, metadata={**finding_counts(findings), "blockStatus": MetadataValue.json(summary)})

@@ -12,7 +12,8 @@ from ..layers.errors import LayerError
 
 @dataclass
 class LayerStatus:
-    """How a layer's read went: ok (everything read), degraded (some records unreadable), unavailable."""
+    """How a layer's read went: ok (everything read), degraded (some records unreadable), unavailable, or
+    skipped (outside the run's scope: nothing read, nothing judged)."""
 
     layer: str
     status: str = "ok"
@@ -50,6 +51,11 @@ def layer_readable(frame: pd.DataFrame) -> bool:
 def unavailable(layer: str, error: LayerError, columns: list[str]) -> Snapshot:
     """The whole layer could not be read: an empty frame that says so (never 'missing')."""
     return Snapshot(pd.DataFrame(columns=columns), LayerStatus(layer, "unavailable", message=str(error)))
+
+
+def skipped(layer: str, columns: list[str], why: str) -> Snapshot:
+    """The layer is outside this run's scope: an empty frame that says so (readable, judged on nothing)."""
+    return Snapshot(pd.DataFrame(columns=columns), LayerStatus(layer, "skipped", message=why))
 
 
 def records_frame(records: list, columns: list[str]) -> pd.DataFrame:

@@ -4,6 +4,11 @@ One row per key read, long format: ``key``, ``kind`` (block | latest | tx | pend
 pending | other), ``block_number``, ``tx_id``, ``present``, ``size``, ``sha256`` of the raw bytes,
 ``value`` (UTF-8 text of the raw bytes, for the pure checks to parse). The IPFS tier is read by
 each KV block's ``ipfsHash`` (one row per block, ``cid`` and read ``status``).
+
+With a :class:`~..cadences.Scope` that does not take every block, KV is read for the scope's blocks only
+(:mod:`.blockstore_scope`), R2 for the same numbers plus the whole pending queue, and IPFS for those
+blocks' ``ipfsHash``; in ``regular`` mode a block copy already verified by CID comes from the content
+archive and the gateways are only HEAD-probed (:mod:`.content`).
 """
 
 from __future__ import annotations
@@ -15,10 +20,14 @@ import json
 import pandas as pd
 
 from .. import clients
+from ..cadences import BLOCK_SCOPE_ATTR, Scope
 from ..layers import blocks as fmt
 from ..layers.errors import LayerError
+from ..layers.ipfs import summarise
 from ..settings import Settings
-from .base import LayerStatus, Snapshot, status_from, unavailable
+from .base import LayerStatus, Snapshot, skipped, status_from, unavailable
+from .blockstore_scope import scoped_kv_values, scoped_snapshot
+from .content import VerifiedContent
 
 TIER_COLUMNS = ["key", "kind", "block_number", "tx_id", "present", "size", "sha256", "value"]
 IPFS_COLUMNS = ["block_number", "cid", "status", "error", "size", "sha256", "value"]
@@ -61,7 +70,12 @@ def tier_frame(values: dict[str, bytes | None]) -> pd.DataFrame:
     return frame
 
 
-async def snapshot_kv(settings: Settings) -> Snapshot:
+async def snapshot_kv(settings: Settings, scope: Scope | None = None) -> Snapshot:
+    """Every ``vdc:`` key (no scope, or a scope taking all blocks), else the scope's blocks only."""
+    if scope is not None and scope.blocks == "none":
+        return skipped("kv", TIER_COLUMNS, f"no blocks in scope ({scope.summary()})")
+    if scope is not None and scope.blocks != "all":
+        return await _scoped_kv(settings, scope)
     async with clients.kv_client(settings) as kv:
         try:
             keys = await kv.list_keys("vdc:")
@@ -73,13 +87,40 @@ async def snapshot_kv(settings: Settings) -> Snapshot:
     return Snapshot(frame, LayerStatus("kv", rows=len(frame), counts=frame["kind"].value_counts().to_dict()))
 
 
-async def snapshot_r2(settings: Settings) -> Snapshot:
+async def _scoped_kv(settings: Settings, scope: Scope) -> Snapshot:
     r2 = clients.r2_client(settings)
     try:
-        block_keys, pending_keys = await asyncio.gather(r2.list_keys("blocks/"), r2.list_keys("pending/"))
+        async with clients.kv_client(settings) as kv:
+            values, block_scope = await scoped_kv_values(kv, r2, scope)
+    except LayerError as exc:
+        snapshot = unavailable("kv", exc, TIER_COLUMNS)
+        numbers = sorted(scope.block_numbers)
+        snapshot.frame.attrs[BLOCK_SCOPE_ATTR] = {"judged": numbers, "context": [], "read": numbers}
+        return snapshot
+    finally:
+        r2.close()
+    return scoped_snapshot(tier_frame(values), block_scope, scope)
+
+
+def scoped_numbers(kv_frame: pd.DataFrame) -> list[int] | None:
+    """The block numbers a scoped KV read took (None: the KV read was not scoped)."""
+    block_scope = kv_frame.attrs.get(BLOCK_SCOPE_ATTR)
+    return None if block_scope is None else [int(n) for n in block_scope.get("read", [])]
+
+
+async def snapshot_r2(settings: Settings, numbers: list[int] | None = None) -> Snapshot:
+    """Every ``blocks/`` and ``pending/`` object; with ``numbers``, those blocks and the whole pending queue."""
+    r2 = clients.r2_client(settings)
+    try:
+        if numbers is None:
+            block_keys, pending_keys = await asyncio.gather(r2.list_keys("blocks/"), r2.list_keys("pending/"))
+        else:
+            block_keys, pending_keys = [fmt.r2_block_key(n) for n in numbers], await r2.list_keys("pending/")
         values = await r2.get_many(sorted(block_keys) + sorted(pending_keys))
     except LayerError as exc:
         return unavailable("r2", exc, TIER_COLUMNS)
+    finally:
+        r2.close()
     frame = tier_frame(values)
     return Snapshot(frame, LayerStatus("r2", rows=len(frame), counts=frame["kind"].value_counts().to_dict()))
 
@@ -97,26 +138,57 @@ def block_cids(kv_frame: pd.DataFrame) -> dict[int, str | None]:
     return cids
 
 
-async def snapshot_block_ipfs(settings: Settings, kv_frame: pd.DataFrame) -> Snapshot:
+def _ipfs_row(number: int, cid: str | None, status: str, error: str | None, content: bytes | None) -> dict:
+    return {
+        "block_number": number,
+        "cid": cid,
+        "status": status,
+        "error": error,
+        "size": None if content is None else len(content),
+        "sha256": None if content is None else hashlib.sha256(content).hexdigest(),
+        "value": None if content is None else content.decode("utf-8", errors="replace"),
+    }
+
+
+async def _read_block_copy(gateway, number: int, cid: str, content: VerifiedContent) -> dict:
+    known = content.lookup(cid, need_bytes=True)
+    if known is not None:  # verified before: is it still available?
+        status, error = summarise(await gateway.probe(cid))
+        content.reuse(cid, known, status)
+        return _ipfs_row(number, cid, status, error, known.content if status == "ok" else None)
+    read = await gateway.fetch(cid, "")
+    content.fetched(cid, read.status, read.content, read.verified)
+    return _ipfs_row(number, cid, read.status, read.error, read.content)
+
+
+async def snapshot_block_ipfs(
+    settings: Settings,
+    kv_frame: pd.DataFrame,
+    *,
+    mode: str = "deep",
+    cadence: str | None = None,
+    run_id: str | None = None,
+) -> Snapshot:
+    """Each KV block's IPFS copy by its ipfsHash: downloaded and verified, or (regular) reused and probed."""
     cids = block_cids(kv_frame)
     refs = {number: cid for number, cid in cids.items() if cid}
+    content = VerifiedContent(settings, use_known=mode != "deep", cadence=cadence, run_id=run_id)
+    content.load_states(list(refs.values()))
+    semaphore = asyncio.Semaphore(settings.http.max_concurrency_per_host * max(len(settings.ipfs.gateways), 1))
+
+    async def one(number: int, cid: str) -> dict:
+        async with semaphore:
+            return await _read_block_copy(gateway, number, cid, content)
+
     async with clients.gateway_client(settings) as gateway:
-        reads = await gateway.fetch_many([(cid, "") for cid in refs.values()])
-    by_number = dict(zip(refs, reads, strict=True))
-    rows = []
-    for number, cid in sorted(cids.items()):
-        read = by_number.get(number)
-        content = read.content if read is not None else None
-        rows.append(
-            {
-                "block_number": number,
-                "cid": cid,
-                "status": read.status if read is not None else "invalid",
-                "error": read.error if read is not None else "no ipfsHash on the KV block",
-                "size": None if content is None else len(content),
-                "sha256": None if content is None else hashlib.sha256(content).hexdigest(),
-                "value": None if content is None else content.decode("utf-8", errors="replace"),
-            }
-        )
+        reads = await asyncio.gather(*(one(number, cid) for number, cid in refs.items()))
+    content.save()
+    by_number = {row["block_number"]: row for row in reads}
+    rows = [
+        by_number.get(number) or _ipfs_row(number, None, "invalid", "no ipfsHash on the KV block", None)
+        for number in sorted(cids)
+    ]
     frame = pd.DataFrame(rows, columns=IPFS_COLUMNS)
-    return Snapshot(frame, status_from("ipfs", frame))
+    status = status_from("ipfs", frame)
+    status.counts = status.counts | {f"content_{name}": n for name, n in content.counts().items()}
+    return Snapshot(frame, status)

@@ -3,10 +3,16 @@
 URIs (on-chain and DB metadata URIs, DB image URIs, then the ``image`` of each metadata JSON)
 are resolved by the URL policy: IPFS references become (cid, path) on every configured
 gateway; anything else is refused and recorded with status ``refused`` (never fetched).
-Each unique object is read once (content verified against its CID) and, per ``mode``:
+Each unique object is read once (content verified against its CID) and, per ``mode``
+(:mod:`.ipfs_read`):
 
 - ``deep``: GET from every gateway and verify each copy (finds a gateway serving wrong bytes);
-- ``regular``: HEAD the other gateways (availability only, no bytes moved).
+- ``regular``: content already verified by CID (bytes in the content archive, or for an image its hash
+  in the verification state) is not downloaded again: HEAD on every gateway checks its availability;
+  other content is read once and the gateways are HEAD-probed.
+
+Every object verified against its CID goes into the content archive, every read into the verification
+state (:mod:`.content`).
 
 One row per object: cid, path, role (metadata | image), the URIs that named it, status
 (ok | missing | unavailable | invalid | refused), verified, size, sha256, content_text (JSON
@@ -16,16 +22,18 @@ only), error, gateway_statuses (JSON text: gateway -> status), gateways_ok, gate
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 
 import pandas as pd
 
 from .. import clients
-from ..layers.errors import LayerError
+from ..jsonsafe import loads_bounded
+from ..layers.errors import DecodeError, LayerError
 from ..settings import Settings
 from .base import Snapshot, status_from
+from .content import VerifiedContent
+from .ipfs_read import read_object
 
+MAX_METADATA_TEXT = 64 * 1024 * 1024  # content_text is already capped at ipfs.max_json_bytes; this only bounds
 OBJECT_COLUMNS = [
     "cid",
     "path",
@@ -67,38 +75,16 @@ def _row(cid: str | None, path: str, role: str, uris: list[str], status: str, **
     return row
 
 
-def _fill(row: dict, read, gateway_reads: list, max_json_bytes: int) -> None:
-    row.update(status=read.status, verified=read.verified, error=read.error)
-    if read.content is not None:
-        row.update(size=len(read.content), sha256=hashlib.sha256(read.content).hexdigest())
-        if row["role"] == "metadata" and len(read.content) <= max_json_bytes:
-            row["content_text"] = read.content.decode("utf-8", errors="replace")
-    statuses = {g.gateway: g.status for g in gateway_reads} or {g.gateway: g.status for g in read.gateways}
-    row.update(
-        gateway_statuses=json.dumps(statuses),
-        gateways_ok=sum(s == "ok" for s in statuses.values()),
-        gateways_integrity=sum(s == "integrity" for s in statuses.values()),
-    )
-
-
-async def _read_object(gateway, row: dict, mode: str, max_json_bytes: int) -> None:
-    cid, path = row["cid"], row["path"]
-    read = await gateway.fetch(cid, path)
-    if path:
-        per_gateway = await gateway.probe(cid, path)
-    elif mode == "deep":
-        per_gateway = await gateway.fetch_all_gateways(cid)
-    else:
-        per_gateway = await gateway.probe(cid)
-    _fill(row, read, per_gateway, max_json_bytes)
-
-
 def image_uris(metadata_rows: list[dict]) -> list[str]:
+    """The ``image`` of each metadata JSON that parses within bounds (a bracket bomb or a lone surrogate does
+    not: the checks judge that document; it names no image to read)."""
     uris = []
     for row in metadata_rows:
+        if not row["content_text"]:
+            continue
         try:
-            document = json.loads(row["content_text"]) if row["content_text"] else None
-        except ValueError:
+            document = loads_bounded(row["content_text"], max_bytes=MAX_METADATA_TEXT, layer="ipfs", where=row["cid"])
+        except DecodeError:
             continue
         if isinstance(document, dict) and isinstance(document.get("image"), str):
             uris.append(document["image"])
@@ -106,16 +92,28 @@ def image_uris(metadata_rows: list[dict]) -> list[str]:
 
 
 async def snapshot_ipfs_objects(
-    settings: Settings, metadata_uris: list[str], db_image_uris: list[str], *, mode: str = "deep"
+    settings: Settings,
+    metadata_uris: list[str],
+    db_image_uris: list[str],
+    *,
+    mode: str = "deep",
+    cadence: str | None = None,
+    run_id: str | None = None,
 ) -> Snapshot:
     policy = clients.url_policy(settings)
     max_json = settings.ipfs.max_json_bytes
+    content = VerifiedContent(settings, use_known=mode != "deep", cadence=cadence, run_id=run_id)
     metadata, refused = resolve(policy, metadata_uris, "metadata")
     async with clients.gateway_client(settings) as gateway:
-        await asyncio.gather(*(_read_object(gateway, row, mode, max_json) for row in metadata.values()))
+        content.load_states([cid for cid, _ in metadata])
+        await asyncio.gather(*(read_object(gateway, row, mode, max_json, content) for row in metadata.values()))
         images, refused_images = resolve(policy, [*db_image_uris, *image_uris(list(metadata.values()))], "image")
         images = {key: row for key, row in images.items() if key not in metadata}
-        await asyncio.gather(*(_read_object(gateway, row, mode, max_json) for row in images.values()))
+        content.load_states([cid for cid, _ in images])
+        await asyncio.gather(*(read_object(gateway, row, mode, max_json, content) for row in images.values()))
+    content.save()
     rows = [*metadata.values(), *images.values(), *refused, *refused_images]
     frame = pd.DataFrame(rows, columns=OBJECT_COLUMNS)
-    return Snapshot(frame, status_from("ipfs", frame))
+    status = status_from("ipfs", frame)
+    status.counts = status.counts | {f"content_{name}": n for name, n in content.counts().items()}
+    return Snapshot(frame, status)

@@ -1,4 +1,11 @@
-"""Snapshots of the NFT layers: source images, database, Solana, Pinata."""
+"""Snapshots of the NFT layers: source images, database, Solana, Pinata.
+
+With a :class:`~..cadences.Scope` that does not take every operation, the database is read for the scope's
+operations only and the chain for their mints only: the listing of our mints by update authority (which
+finds chain-only mints) is skipped, since a mint whose row is merely outside the read is no orphan.
+Source images (backups included) and the registry are read whole by every scope; the pin list too,
+unless the scope has no operations at all.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,10 @@ import dataclasses
 import pandas as pd
 
 from .. import clients
+from ..cadences import Scope
 from ..layers.errors import LayerError
 from ..settings import Settings
-from .base import LayerStatus, Snapshot, records_frame, status_from, unavailable
+from .base import LayerStatus, Snapshot, records_frame, skipped, status_from, unavailable
 
 CHAIN_COLUMNS = [
     "mint",
@@ -66,6 +74,28 @@ def snapshot_table(settings: Settings, reader: str) -> Snapshot:
     return Snapshot(frame, LayerStatus("database", rows=len(frame)))
 
 
+def snapshot_operations(settings: Settings, scope: Scope | None = None) -> Snapshot:
+    """``minting_operations``: every row, or the scope's (by id, or updated since; optionally by state)."""
+    if scope is None or scope.ops == "all" and not scope.op_statuses:
+        return snapshot_table(settings, "read_minting_operations")
+    client = clients.database_client(settings)
+    try:
+        if scope.ops == "ids":
+            frame = client.read_minting_operations(ids=list(scope.op_ids))
+        elif scope.ops == "since":
+            frame = client.read_minting_operations(updated_since=scope.since)
+        else:  # "none" reads nothing; "all" with states reads every row, then keeps those states
+            frame = client.read_minting_operations(ids=[] if scope.ops == "none" else None)
+    except LayerError as exc:
+        return unavailable("database", exc, [])
+    finally:
+        client.close()
+    if scope.op_statuses:
+        frame = frame[frame["status"].isin(scope.op_statuses)].reset_index(drop=True)
+    state = "skipped" if scope.ops == "none" else "ok"
+    return Snapshot(frame, LayerStatus("database", state, rows=len(frame), message=f"scoped: {scope.summary()}"))
+
+
 def _chain_row(read, listed: bool, listing_status: str) -> dict:
     row = {
         "mint": read.mint,
@@ -83,11 +113,13 @@ def _chain_row(read, listed: bool, listing_status: str) -> dict:
     return row
 
 
-async def snapshot_chain_metadata(settings: Settings, db_mints: list[str]) -> Snapshot:
-    """Our mints listed by update authority, plus every mint the DB names (to catch foreign authorities)."""
+async def snapshot_chain_metadata(settings: Settings, db_mints: list[str], *, listing: bool = True) -> Snapshot:
+    """Our mints listed by update authority, plus every mint the DB names (to catch foreign authorities).
+
+    ``listing`` False (a scoped run): the DB's mints only; chain-only mints are outside the scope."""
     async with clients.solana_client(settings) as solana:
         listing_status, listed = "ok", {}
-        if settings.solana.update_authority:
+        if listing and settings.solana.update_authority:
             try:
                 listed = {
                     r.mint: r for r in await solana.metadata_by_update_authority(settings.solana.update_authority)
@@ -113,7 +145,9 @@ async def snapshot_tx_statuses(settings: Settings, signatures: list[str]) -> Sna
     return Snapshot(frame, status_from("solana", frame))
 
 
-async def snapshot_pins(settings: Settings) -> Snapshot:
+async def snapshot_pins(settings: Settings, scope: Scope | None = None) -> Snapshot:
+    if scope is not None and scope.ops == "none":
+        return skipped("pinata", PIN_COLUMNS, f"no operations in scope ({scope.summary()})")
     async with clients.pinata_client(settings) as pinata:
         try:
             rows = await pinata.pin_list()

@@ -1,0 +1,73 @@
+"""What the alert engine reads: a run's outputs (Parquet, by run id) and the repair ledger (if there is one).
+
+A run's frames are where the Parquet IO manager writes them: ``{data_dir}/snapshots/{asset}/{run_id}.parquet``
+(``consistency_findings``, ``nft_consistency``, ``block_consistency``; ``blockstore_kv`` for its block scope).
+A run without ``consistency_findings`` (a snapshot-only or repair run) has no findings to judge.
+
+The repair ledger is issue 5's ``repair_ledger`` table; without it (not migrated yet, or no such model) the
+repair rules are simply not evaluated.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+
+from .. import clients
+from ..cadences import context_blocks, in_scope
+from ..db.models import TABLES
+from ..layers.errors import LayerError
+
+log = logging.getLogger(__name__)
+FAILING_REPAIRS = ("failed", "manual_review")
+
+
+@dataclass
+class RunOutputs:
+    findings: pd.DataFrame
+    nft: pd.DataFrame | None
+    blocks: pd.DataFrame | None
+    context: set[str]  # block numbers read only as context
+
+
+def _frame(settings, asset: str, run_id: str, **kwargs) -> pd.DataFrame | None:
+    path = Path(settings.data_dir) / "snapshots" / asset / f"{run_id}.parquet"
+    return pd.read_parquet(path, engine="pyarrow", **kwargs) if path.exists() else None
+
+
+def load_run_outputs(settings, run_id: str) -> RunOutputs | None:
+    """The run's findings (context blocks dropped) and joined frames; None when it produced no findings."""
+    findings = _frame(settings, "consistency_findings", run_id)
+    if findings is None:
+        return None
+    kv = _frame(settings, "blockstore_kv", run_id, columns=["key"])
+    frames = {"blockstore_kv": kv} if kv is not None else {}
+    findings = in_scope(findings, frames)
+    nft = _frame(settings, "nft_consistency", run_id)
+    blocks = _frame(settings, "block_consistency", run_id)
+    return RunOutputs(findings, nft, blocks, context_blocks(frames))
+
+
+def read_repairs(settings, since: datetime | None) -> tuple[list[dict], list[dict]] | None:
+    """(failing ledger rows, rows verified since ``since``), or None when there is no ledger to read."""
+    table = TABLES.get("repair_ledger")
+    if table is None:
+        return None
+    wanted = [table.c[name] for name in ("action_id", "check_id", "entity_type", "entity_id", "repair", "status")]
+    wanted += [table.c.attempts, table.c.last_error, table.c.updated_at]
+    try:
+        with clients.database_client(settings) as db, db.connect() as conn:
+            failing = conn.execute(select(*wanted).where(table.c.status.in_(FAILING_REPAIRS))).mappings().all()
+            verified = []
+            if since is not None:
+                statement = select(*wanted).where(table.c.status == "verified", table.c.updated_at > since)
+                verified = conn.execute(statement).mappings().all()
+    except (LayerError, ValueError) as exc:
+        log.info("repair ledger not read: %s", exc)
+        return None
+    return [dict(row) for row in failing], [dict(row) for row in verified]

@@ -1,0 +1,226 @@
+"""The four cadences of DESIGN §7 as scopes: what one reconciliation run reads and judges. No Dagster here.
+
+    cadence    trigger                                scope
+    immediate  sensor: an operation reaches a         those operations (by id) / those blocks (by number);
+               confirmed state, vdc:latest moves      content already verified by CID: availability only
+    frequent   every 5 minutes                        operations updated and blocks mined in the last
+                                                      ``frequent_window_s``; verified content: availability only
+    regular    hourly                                 everything; content already verified by CID is taken from
+                                                      the content archive and checked for availability (HEAD)
+    deep       daily                                  everything re-downloaded from every gateway and re-hashed,
+                                                      source images and backups, the whole block chain
+
+A :class:`Scope` travels in a run's tags (``reconcile/scope``, JSON; ``reconcile/scope_summary``, text) and
+in the snapshot assets' metadata. A partial scope must never create a false finding: a scoped database read
+skips the chain listing by update authority (a chain mint whose row is simply outside the read is not an
+orphan), and a scoped block read adds the block before the lowest judged one as *context* for the chain link;
+findings on context blocks are dropped by :func:`in_scope`. Source images (a handful of files, backups
+included) and the Pinata pin list are read whole by every cadence.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+CADENCES = ("immediate", "frequent", "regular", "deep")
+CONFIRMED_STATES = ("BLOCKCHAIN_CONFIRMED", "VERIFIED", "COMPLETED")  # the DB says the NFT exists
+OP_MODES = ("all", "none", "ids", "since")
+BLOCK_MODES = ("all", "none", "numbers", "window", "latest")
+TAG_CADENCE, TAG_SCOPE, TAG_SUMMARY, TAG_IPFS_MODE = (
+    "reconcile/cadence",
+    "reconcile/scope",
+    "reconcile/scope_summary",
+    "reconcile/ipfs_mode",
+)
+BLOCK_SCOPE_ATTR = "block_scope"  # attrs key of the KV snapshot frame: {"judged": [...], "context": [...]}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one run reads. ``ops``: all | none | ids | since; ``blocks``: all | none | numbers | window | latest."""
+
+    cadence: str
+    ipfs_mode: str = "deep"  # deep: every gateway, every byte; regular: verified content by archive + HEAD
+    ops: str = "all"
+    op_ids: tuple[str, ...] = ()
+    op_statuses: tuple[str, ...] = ()  # keep only operations in these states (empty: any)
+    since: datetime | None = None  # ops "since": updated at or after; blocks "window": mined at or after
+    blocks: str = "all"
+    block_numbers: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.ops not in OP_MODES or self.blocks not in BLOCK_MODES:
+            raise ValueError(f"bad scope: ops {self.ops!r} (one of {OP_MODES}), blocks {self.blocks!r}")
+        if self.ipfs_mode not in ("deep", "regular"):
+            raise ValueError(f"bad scope: ipfs_mode {self.ipfs_mode!r} (deep or regular)")
+
+    @property
+    def complete_nfts(self) -> bool:
+        """Every operation and every mint of ours (the chain is listed by update authority)."""
+        return self.ops == "all" and not self.op_statuses
+
+    @property
+    def complete(self) -> bool:
+        """Every entity of every layer: the run can say that something *stopped* failing anywhere."""
+        return self.complete_nfts and self.blocks == "all"
+
+    def summary(self) -> str:
+        ops = {
+            "all": "all operations" + (f" in {', '.join(self.op_statuses)}" if self.op_statuses else ""),
+            "none": "no operations",
+            "ids": f"operations {', '.join(self.op_ids[:5])}{' …' if len(self.op_ids) > 5 else ''}",
+            "since": f"operations updated since {_iso(self.since)}",
+        }[self.ops]
+        if self.ops != "all" and self.op_statuses:
+            ops += f" in {', '.join(self.op_statuses)}"
+        blocks = {
+            "all": "all blocks",
+            "none": "no blocks",
+            "numbers": "blocks "
+            + ", ".join(map(str, self.block_numbers[:10]))
+            + (" …" if len(self.block_numbers) > 10 else ""),
+            "window": f"blocks mined since {_iso(self.since)}",
+            "latest": "the block vdc:latest names",
+        }[self.blocks]
+        content = (
+            "content re-downloaded from every gateway"
+            if self.ipfs_mode == "deep"
+            else "verified content: availability only"
+        )
+        return f"{self.cadence}: {ops}; {blocks}; {content}"
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["since"] = _iso(self.since)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Scope:
+        data = json.loads(text)
+        data["op_ids"] = tuple(data.get("op_ids") or ())
+        data["op_statuses"] = tuple(data.get("op_statuses") or ())
+        data["block_numbers"] = tuple(int(n) for n in data.get("block_numbers") or ())
+        data["since"] = _parse_time(data.get("since"))
+        return cls(**data)
+
+    def tags(self) -> dict[str, str]:
+        return {
+            TAG_CADENCE: self.cadence,
+            TAG_SCOPE: self.to_json(),
+            TAG_SUMMARY: self.summary()[:1000],
+            TAG_IPFS_MODE: self.ipfs_mode,
+        }
+
+    def metadata(self) -> dict:
+        """Plain values for asset metadata."""
+        return {"cadence": self.cadence, "scope": self.summary(), "scope_complete": self.complete}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# -- the cadences' scopes ------------------------------------------------------------------------
+def manual_scope(cadence: str = "manual") -> Scope:
+    """Everything, deep reads: what an unscheduled `reconcile` run does."""
+    return Scope(cadence, "deep")
+
+
+def frequent_scope(window_s: int, now: datetime) -> Scope:
+    since = now - timedelta(seconds=window_s)
+    return Scope("frequent", "regular", ops="since", since=since, blocks="window")
+
+
+def regular_scope() -> Scope:
+    return Scope("regular", "regular")
+
+
+def deep_scope() -> Scope:
+    return Scope("deep", "deep")
+
+
+def operation_event_scope(op_ids: list[str]) -> Scope:
+    return Scope("immediate", "regular", ops="ids", op_ids=tuple(op_ids), blocks="none")
+
+
+def block_event_scope(numbers: list[int]) -> Scope:
+    return Scope("immediate", "regular", ops="none", blocks="numbers", block_numbers=tuple(sorted(set(numbers))))
+
+
+def scope_for(cadence: str, settings, now: datetime | None = None) -> Scope:
+    """The scope of a scheduled (or CLI) run of ``cadence``; immediate scopes come from events instead."""
+    now = now or datetime.now(UTC)
+    if cadence == "frequent":
+        return frequent_scope(settings.reconciliation.frequent_window_s, now)
+    if cadence == "regular":
+        return regular_scope()
+    if cadence == "deep":
+        return deep_scope()
+    if cadence == "manual":
+        return manual_scope()
+    raise ValueError(f"no fixed scope for cadence {cadence!r}: immediate runs are scoped by their events")
+
+
+def scope_from_tags(tags: dict[str, str]) -> Scope:
+    """The scope a run was started with; a run without one (e.g. the `reconcile` job) is manual: everything."""
+    if TAG_SCOPE in tags:
+        return Scope.from_json(tags[TAG_SCOPE])
+    scope = manual_scope(tags.get(TAG_CADENCE, "manual"))
+    mode = tags.get(TAG_IPFS_MODE)
+    return replace(scope, ipfs_mode=mode) if mode in ("deep", "regular") else scope
+
+
+# -- schedules -----------------------------------------------------------------------------------
+def interval_cron(seconds: int, minute: int = 0, hour: int = 0) -> str:
+    """A cron string firing every ``seconds``: minutes dividing an hour, hours dividing a day, or whole days."""
+    if seconds % 60:
+        raise ValueError(f"schedule interval {seconds}s is not a whole number of minutes")
+    minutes = seconds // 60
+    if minutes < 60 and 60 % minutes == 0:
+        return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
+    if minutes % 60 == 0 and minutes < 1440 and 24 % (minutes // 60) == 0:
+        hours = minutes // 60
+        return f"{minute} * * * *" if hours == 1 else f"{minute} */{hours} * * *"
+    if minutes % 1440 == 0:
+        days = minutes // 1440
+        return f"{minute} {hour} * * *" if days == 1 else f"{minute} {hour} */{days} * *"
+    raise ValueError(f"schedule interval {seconds}s must divide an hour, divide a day, or be whole days")
+
+
+def cadence_crons(settings) -> dict[str, str]:
+    """Cron strings (UTC) of the three scheduled cadences, from ``settings.reconciliation``."""
+    cfg = settings.reconciliation
+    hour, minute = (int(part) for part in cfg.deep_at_utc.split(":"))
+    return {
+        "frequent": interval_cron(cfg.frequent_interval_s),
+        "regular": interval_cron(cfg.regular_interval_s),
+        "deep": interval_cron(cfg.deep_interval_s, minute=minute, hour=hour),
+    }
+
+
+# -- judging only what is in scope ---------------------------------------------------------------
+def context_blocks(frames: dict[str, pd.DataFrame]) -> set[str]:
+    """Block numbers (as entity ids) read only as context for the chain link of a scoped block read."""
+    kv = frames.get("blockstore_kv")
+    scope = kv.attrs.get(BLOCK_SCOPE_ATTR) if kv is not None else None
+    return {str(number) for number in (scope or {}).get("context", [])}
+
+
+def in_scope(findings: pd.DataFrame, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Drop findings on context blocks (their own predecessor was never read: a gap that is not there)."""
+    context = context_blocks(frames)
+    if not context or findings.empty:
+        return findings
+    outside = (findings["entity_type"] == "block") & findings["entity_id"].astype(str).isin(context)
+    return findings[~outside].reset_index(drop=True)

@@ -1,0 +1,127 @@
+"""Scoped reads of the block store's KV tier: only the blocks a run judges, and what judging them needs.
+
+A scope names blocks by number (the immediate sensor: the blocks ``vdc:latest`` moved past), by
+``vdc:latest`` alone, or by a time window (the frequent cadence: blocks mined since ``since``, found by
+walking down from ``vdc:latest`` in batches until a block older than the window). Beside the *judged*
+blocks the read takes *context* blocks, whose findings :func:`..cadences.in_scope` drops:
+
+- the block before the lowest judged one (its hash is what the lowest judged block's link is checked
+  against; its own predecessor is not read, so its own link would look like a gap);
+- the block ``vdc:latest`` names and the number above it (so LATEST_POINTER_STALE compares the pointer with
+  the highest block as a full read would, and a block persisted above the pointer is seen).
+
+Then ``vdc:latest``, ``vdc:pending:count`` and the ``vdc:tx:ID`` key of every transaction of every block
+read (from the KV copy; from the R2 copy where the KV copy is absent or unreadable, so a missing index entry
+is never assumed). The frame carries ``attrs["block_scope"] = {"judged", "context", "read"}``; the R2 snapshot
+reads the same numbers (``read``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from ..cadences import BLOCK_SCOPE_ATTR, Scope
+from ..layers import blocks as fmt
+from .base import LayerStatus, Snapshot
+
+WALK_BATCH = 32
+
+
+def _json(raw: bytes | None) -> dict | None:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def latest_number(raw: bytes | None) -> int | None:
+    number = (_json(raw) or {}).get("blockNumber")
+    return number if isinstance(number, int) and not isinstance(number, bool) and number >= 0 else None
+
+
+def _timestamp(raw: bytes | None) -> int | None:
+    stamp = (_json(raw) or {}).get("timestamp")
+    return stamp if isinstance(stamp, int) and not isinstance(stamp, bool) else None
+
+
+def _tx_ids(raw: bytes | None) -> list[str]:
+    txs = (_json(raw) or {}).get("transactions")
+    if not isinstance(txs, list):
+        return []
+    return [tx["txId"] for tx in txs if isinstance(tx, dict) and isinstance(tx.get("txId"), str)]
+
+
+async def _walk_window(kv, latest: int, since: datetime, values: dict[str, bytes | None]) -> list[int]:
+    """Block numbers mined at or after ``since``: down from ``latest`` until a block is older than the window."""
+    cutoff_ms = int(since.timestamp() * 1000)
+    judged: list[int] = []
+    top = latest
+    while top >= 0:
+        numbers = list(range(top, max(top - WALK_BATCH, -1), -1))
+        values.update(await kv.get_many([fmt.block_key(n) for n in numbers]))
+        for number in numbers:
+            stamp = _timestamp(values[fmt.block_key(number)])
+            if stamp is not None and stamp < cutoff_ms:
+                return sorted(judged)
+            judged.append(number)  # in the window, or no readable KV copy to date it: judged
+        top = numbers[-1] - 1
+    return sorted(judged)
+
+
+async def resolve_numbers(kv, scope: Scope, latest: int | None, values: dict) -> list[int]:
+    if scope.blocks == "numbers":
+        return sorted(set(scope.block_numbers))
+    if latest is None:
+        return []
+    if scope.blocks == "latest":
+        return [latest]
+    return await _walk_window(kv, latest, scope.since, values)
+
+
+def context_numbers(judged: list[int], latest: int | None) -> list[int]:
+    context = {judged[0] - 1} if judged and judged[0] > 0 else set()
+    if latest is not None:
+        context |= {latest, latest + 1}
+    return sorted(context - set(judged))
+
+
+async def _tx_keys(r2, values: dict[str, bytes | None], numbers: list[int]) -> list[str]:
+    """The index keys of every transaction in the blocks read (R2's copy where KV has none that parses)."""
+    tx_ids: list[str] = []
+    unparsed = []
+    for number in numbers:
+        raw = values.get(fmt.block_key(number))
+        ids = _tx_ids(raw)
+        if raw is None or _json(raw) is None:
+            unparsed.append(number)
+        tx_ids += ids
+    if unparsed:
+        copies = await r2.get_many([fmt.r2_block_key(n) for n in unparsed])
+        for raw in copies.values():
+            tx_ids += _tx_ids(raw)
+    return [fmt.tx_key(tx_id) for tx_id in dict.fromkeys(tx_ids)]
+
+
+async def scoped_kv_values(kv, r2, scope: Scope) -> tuple[dict[str, bytes | None], dict]:
+    """Every KV value the scope's judgement needs (see the module docstring) and the block scope."""
+    values = await kv.get_many([fmt.LATEST_KEY, fmt.PENDING_COUNT_KEY])
+    latest = latest_number(values[fmt.LATEST_KEY])
+    judged = await resolve_numbers(kv, scope, latest, values)
+    context = context_numbers(judged, latest)
+    read = sorted(set(judged) | set(context))
+    walked = {key: raw for key, raw in values.items() if fmt.parse_block_key(key) is None}  # the walk read more
+    walked |= {fmt.block_key(n): values[fmt.block_key(n)] for n in read if fmt.block_key(n) in values}
+    walked |= await kv.get_many([fmt.block_key(n) for n in read if fmt.block_key(n) not in walked])
+    walked |= await kv.get_many(await _tx_keys(r2, walked, read))
+    return walked, {"judged": judged, "context": context, "read": read}
+
+
+def scoped_snapshot(frame, block_scope: dict, scope: Scope) -> Snapshot:
+    """The KV snapshot of a scoped read; the block scope rides in the frame's attrs (kept by Parquet)."""
+    frame.attrs[BLOCK_SCOPE_ATTR] = block_scope
+    counts = frame["kind"].value_counts().to_dict()
+    return Snapshot(frame, LayerStatus("kv", rows=len(frame), counts=counts, message=f"scoped: {scope.summary()}"))
