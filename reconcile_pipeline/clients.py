@@ -53,6 +53,7 @@ def gateway_client(settings: Settings):
         retry=retry_policy(settings),
         max_bytes=ipfs.max_bytes,
         max_concurrency_per_host=settings.http.max_concurrency_per_host,
+        policy=url_policy(settings),  # redirects are judged by the configured allowlist
     )
 
 
@@ -72,7 +73,11 @@ def _pinata(settings: Settings, jwt: str):
     from .layers.pinata import PinataClient
 
     return PinataClient(
-        settings.pinata.api_url, jwt, retry=retry_policy(settings), page_limit=settings.pinata.page_limit
+        settings.pinata.api_url,
+        jwt,
+        retry=retry_policy(settings),
+        page_limit=settings.pinata.page_limit,
+        timeout_s=settings.http.timeout_s,
     )
 
 
@@ -96,6 +101,7 @@ def _kv(settings: Settings, token: str):
         token,
         retry=retry_policy(settings),
         bulk_size=bs.kv_bulk_size,
+        timeout_s=settings.http.timeout_s,
     )
 
 

@@ -101,8 +101,10 @@ class WebhookChannel(Channel):
 
     async def send(self, note: Notification, client: httpx.AsyncClient) -> str:
         try:
-            result = await fetch(client, "POST", self.url, layer=f"alerts:{self.name}", max_bytes=ANSWER_CAP,
-                                 retry=self.retry, json=self.body(note))  # fmt: skip
+            result = await fetch(
+                client, "POST", self.url, layer=f"alerts:{self.name}", where=f"{self.name} webhook",  # URL is secret
+                max_bytes=ANSWER_CAP, retry=self.retry, json=self.body(note),
+            )  # fmt: skip
         except LayerError as exc:
             return f"failed: {exc.kind}: {exc.reason}"[:300]
         if 200 <= result.status_code < 300:

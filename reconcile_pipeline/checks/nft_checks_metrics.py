@@ -66,7 +66,7 @@ def _row_states(nft: pd.DataFrame, findings: pd.DataFrame) -> pd.Series:
                 nft["image_cid"],
                 nft["image_cid"] + nft["image_path"].fillna(""),
                 nft["check_level"],
-                nft["wallet"] + ":" + nft["db_level"],
+                nft["wallet"].astype("object") + ":" + nft["db_level"].astype("object"),
             ]
         )
         .dropna()

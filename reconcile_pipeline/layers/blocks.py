@@ -33,6 +33,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ..jsonsafe import nesting_depth_exceeds
 from .errors import DecodeError
 
 DEFAULT_HASH_FIELDS = ("blockNumber", "timestamp", "previousHash", "transactions", "merkleRoot")
@@ -51,7 +52,6 @@ R2_BLOCK_PREFIX = "blocks/"
 R2_PENDING_PREFIX = "pending/"
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_STRING_OR_BRACKET = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _NUMBER = r"(0|[1-9][0-9]*)"
 _FAKE_PUBLIC_KEY = base64.b64encode(hashlib.shake_256(b"vdc-system-master-key").digest(1312)).decode()
 
@@ -124,19 +124,6 @@ def build_block(
 
 
 # -- parsing -------------------------------------------------------------------------------
-def _nesting_depth_exceeds(raw: bytes, limit: int) -> bool:
-    """True if brackets outside JSON strings nest deeper than ``limit`` (lazy scan, stops early)."""
-    depth = 0
-    for match in _STRING_OR_BRACKET.finditer(raw):
-        token = match.group()
-        if token[0] == 0x22:  # a string: brackets inside it do not count
-            continue
-        depth += 1 if token in (b"[", b"{") else -1
-        if depth > limit:
-            return True
-    return False
-
-
 def _fail(message: str, where: str) -> DecodeError:
     return DecodeError(message, layer="blockstore", where=where)
 
@@ -176,7 +163,7 @@ def parse_block(raw: bytes, *, where: str) -> dict:
     """Decode and validate one stored block; raise DecodeError naming the bad field and ``where``."""
     if len(raw) > MAX_BLOCK_BYTES:
         raise _fail(f"block is {len(raw)} bytes, over the {MAX_BLOCK_BYTES}-byte cap", where)
-    if _nesting_depth_exceeds(raw, MAX_BLOCK_DEPTH):
+    if nesting_depth_exceeds(raw, MAX_BLOCK_DEPTH):
         raise _fail(f"block JSON nests deeper than {MAX_BLOCK_DEPTH} levels", where)
     try:
         block = json.loads(raw.decode("utf-8"))
@@ -186,6 +173,10 @@ def parse_block(raw: bytes, *, where: str) -> dict:
         raise _fail(f"block is not valid JSON ({str(exc)[:120]})", where) from None
     if not isinstance(block, dict):
         raise _fail(f"block must be a JSON object, got {type(block).__name__}", where)
+    try:
+        canonical_json(block)  # what hashing does: a lone surrogate ("\ud800") cannot be encoded
+    except UnicodeEncodeError:
+        raise _fail("block holds a lone surrogate (an unpaired \\ud800-\\udfff escape)", where) from None
     _require_int(block, "blockNumber", where, minimum=0)
     _require_int(block, "timestamp", where)
     _require_hex64(block, "previousHash", where)

@@ -9,6 +9,21 @@ byte cap, and maps every failure into the LayerError tree:
 - 429 after retries (Retry-After honoured)           -> LayerRateLimited
 - 401/403                                            -> LayerAuthError
 - a body over ``max_bytes``                          -> ResponseTooLarge (not retried)
+- a body in an unsupported or corrupt encoding       -> DecodeError (not retried)
+- a host whose circuit is open                       -> CircuitOpen (a LayerUnavailable; nothing sent)
+
+Bounds: every attempt has a wall-clock budget (``RetryPolicy.attempt_timeout_s``, by default
+:data:`ATTEMPT_TIMEOUT_FACTOR` times the client's read timeout), so a body dripped slowly for
+ever ends in a LayerTimeout; the whole fetch can have one more (``deadline_s``). The byte cap
+counts *decoded* bytes: gzip/deflate bodies are inflated here, at most ``max_bytes + 1`` bytes at
+a time, so a compression bomb never expands in memory (only gzip and deflate are asked for).
+
+With ``breakers`` (a :class:`~.breaker.BreakerRegistry`), each call (its retries included) goes
+through the host's circuit breaker: a dead host costs a few failed calls, then calls fail fast until
+its cool-down ends.
+
+httpx (and solana's httpx2) log every request at INFO with its full URL ("HTTP Request: GET ..."); URLs
+can carry secrets (a webhook's path, an RPC key), so those lines are dropped by a filter on their loggers.
 
 4xx other than those come back as a normal :class:`HttpResult` so the caller decides (404 is
 "read and found nothing"). Tests pin error paths with ``httpx.MockTransport`` through the
@@ -18,13 +33,18 @@ byte cap, and maps every failure into the LayerError tree:
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
+import zlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 
+from .breaker import BreakerRegistry, guarded
 from .errors import (
+    DecodeError,
     LayerAuthError,
     LayerConnectError,
     LayerRateLimited,
@@ -35,6 +55,20 @@ from .errors import (
 )
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+ATTEMPT_TIMEOUT_FACTOR = 4.0  # one attempt may take at most this many read timeouts, body included
+ACCEPT_ENCODING = "gzip, deflate"  # what _Inflater can decode with bounded memory
+_RETRIED = (LayerConnectError, LayerTimeout, LayerServerError, LayerRateLimited)
+
+
+class _NoRequestLines(logging.Filter):
+    """Drops httpx's per-request INFO lines, which carry full URLs (and so any secret in them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("HTTP Request:")
+
+
+for _name in ("httpx", "httpx2"):
+    logging.getLogger(_name).addFilter(_NoRequestLines())
 
 
 @dataclass(frozen=True)
@@ -43,6 +77,7 @@ class RetryPolicy:
     base_delay_s: float = 0.5
     max_delay_s: float = 30.0
     deadline_s: float | None = None  # overall wall-clock budget for one fetch, body included
+    attempt_timeout_s: float | None = None  # wall-clock budget of one attempt; None: from the client's timeout
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
@@ -71,15 +106,53 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         return None
 
 
+class _Inflater:
+    """Decodes a gzip/deflate body chunk by chunk, never holding more than the cap's worth of output."""
+
+    def __init__(self, encoding: str, layer: str, where: str) -> None:
+        name = encoding.strip().lower()
+        self.layer, self.where = layer, where
+        if name in ("", "identity"):
+            self._zlib = None
+        elif name in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif name == "deflate":
+            self._zlib = zlib.decompressobj()
+        else:
+            raise DecodeError(f"unsupported Content-Encoding {encoding[:40]!r}", layer=layer, where=where)
+
+    def feed(self, chunk: bytes, room: int) -> bytes:
+        """Up to ``room + 1`` decoded bytes of ``chunk`` (one more than fits: the caller sees the overflow)."""
+        if self._zlib is None:
+            return chunk
+        try:
+            out = self._zlib.decompress(chunk, room + 1)
+            while self._zlib.unconsumed_tail and len(out) <= room:
+                out += self._zlib.decompress(self._zlib.unconsumed_tail, room + 1 - len(out))
+        except zlib.error as exc:
+            raise DecodeError(f"corrupt compressed body ({exc})", layer=self.layer, where=self.where) from None
+        return out
+
+
+async def _one_chunk(content: bytes) -> AsyncIterator[bytes]:
+    yield content
+
+
 async def _read_capped(response: httpx.Response, max_bytes: int, layer: str, where: str) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise ResponseTooLarge(
             f"response declares {declared} bytes, cap is {max_bytes}", limit=max_bytes, layer=layer, where=where
         )
+    if response.is_stream_consumed:  # built in memory (httpx.MockTransport): already decoded
+        raw_chunks, encoding = _one_chunk(response.content), ""
+    else:
+        raw_chunks, encoding = response.aiter_raw(), response.headers.get("Content-Encoding", "")
+    inflater = _Inflater(encoding, layer, where)
     chunks: list[bytes] = []
     total = 0
-    async for chunk in response.aiter_bytes():
+    async for raw in raw_chunks:
+        chunk = inflater.feed(raw, max_bytes - total)
         total += len(chunk)
         if total > max_bytes:
             raise ResponseTooLarge(
@@ -116,6 +189,45 @@ async def _attempt(
         raise LayerConnectError(f"transport failed ({type(exc).__name__}: {exc})", layer=layer, where=where) from None
 
 
+def _attempt_budget(client: httpx.AsyncClient, retry: RetryPolicy) -> float | None:
+    if retry.attempt_timeout_s is not None:
+        return retry.attempt_timeout_s
+    read = getattr(getattr(client, "timeout", None), "read", None)
+    return ATTEMPT_TIMEOUT_FACTOR * read if read else None
+
+
+async def _bounded_attempt(budget: float | None, layer: str, where: str, attempt: object) -> HttpResult:
+    """Run one attempt within ``budget`` seconds (None: no limit)."""
+    try:
+        return await asyncio.wait_for(attempt, budget)  # type: ignore[arg-type]
+    except TimeoutError:
+        raise LayerTimeout(f"no complete response within {budget:g}s", layer=layer, where=where) from None
+
+
+async def _with_retries(
+    client: httpx.AsyncClient, method: str, url: str, max_bytes: int, layer: str, where: str, retry: RetryPolicy,
+    **kwargs: object,
+) -> HttpResult:  # fmt: skip
+    started = time.monotonic()
+    last: Exception | None = None
+    for attempt in range(1, max(retry.attempts, 1) + 1):
+        budget = _attempt_budget(client, retry)
+        if retry.deadline_s is not None:
+            remaining = retry.deadline_s - (time.monotonic() - started)
+            if remaining <= 0:
+                raise LayerTimeout("deadline exceeded", layer=layer, where=where)
+            budget = remaining if budget is None else min(budget, remaining)
+        coro = _attempt(client, method, url, max_bytes, layer, where, **kwargs)
+        try:
+            return await _bounded_attempt(budget, layer, where, coro)
+        except _RETRIED as exc:
+            last = exc
+        if attempt < retry.attempts:
+            await asyncio.sleep(retry.delay(attempt, getattr(last, "retry_after", None)))
+    assert last is not None
+    raise last
+
+
 async def fetch(
     client: httpx.AsyncClient,
     method: str,
@@ -124,28 +236,20 @@ async def fetch(
     layer: str,
     max_bytes: int = 10 * 1024 * 1024,
     retry: RetryPolicy = RetryPolicy(),
+    breakers: BreakerRegistry | None = None,
+    where: str | None = None,
     **kwargs: object,
 ) -> HttpResult:
-    """Send one request with retries; return the result or raise a LayerError."""
-    where = redact_url(url)
-    started = time.monotonic()
-    last: Exception | None = None
-    for attempt in range(1, max(retry.attempts, 1) + 1):
-        try:
-            coro = _attempt(client, method, url, max_bytes, layer, where, **kwargs)
-            if retry.deadline_s is not None:
-                remaining = retry.deadline_s - (time.monotonic() - started)
-                if remaining <= 0:
-                    raise LayerTimeout("deadline exceeded", layer=layer, where=where)
-                return await asyncio.wait_for(coro, remaining)
-            return await coro
-        except TimeoutError:
-            last = LayerTimeout(f"no complete response within {retry.deadline_s}s", layer=layer, where=where)
-        except (LayerAuthError, ResponseTooLarge):
-            raise
-        except (LayerConnectError, LayerTimeout, LayerServerError, LayerRateLimited) as exc:
-            last = exc
-        if attempt < retry.attempts:
-            await asyncio.sleep(retry.delay(attempt, getattr(last, "retry_after", None)))
-    assert last is not None
-    raise last
+    """Send one request with retries; return the result or raise a LayerError.
+
+    With ``breakers``, the call (all its attempts) goes through the host's circuit breaker: refused at
+    once (CircuitOpen) while the circuit is open, and its outcome counted once. Errors name ``where``
+    (default: the URL without userinfo and secret-looking query values); pass it when the URL's path
+    itself is a secret (a Slack webhook, an RPC URL with a key in its path)."""
+    where = where or redact_url(url)
+    headers = httpx.Headers(kwargs.pop("headers", None))  # type: ignore[arg-type]
+    headers.setdefault("Accept-Encoding", ACCEPT_ENCODING)
+    call = _with_retries(client, method, url, max_bytes, layer, where, retry, headers=headers, **kwargs)
+    if breakers is None:
+        return await call
+    return await guarded(breakers.for_url(url), call, layer=layer, where=where)

@@ -15,7 +15,9 @@ only with wrong or oversized bytes (or the CID itself is malformed).
 
 Requests go through :func:`layers.http.fetch` (retries, Retry-After, byte caps, error mapping)
 with ``follow_redirects=False``; a redirect is re-validated by :meth:`UrlPolicy.check_redirect`
-(at most 3 hops). Concurrency is bounded per host by semaphores.
+(at most 3 hops). Concurrency is bounded per host by semaphores, and each gateway has a circuit
+breaker (:mod:`.breaker`): a gateway that is down is tried a few times, then reported unavailable
+("circuit open") without a request until its cool-down ends.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from .breaker import BreakerRegistry
 from .cid import CID, DAG_PB, RAW, SHA2_256, parse_ipfs_uri
 from .errors import DecodeError, LayerError, ResponseTooLarge, UrlRefused
 from .http import HttpResult, RetryPolicy, fetch
@@ -103,12 +106,14 @@ class IpfsGatewayClient:
         max_concurrency_per_host: int = 16,
         client: httpx.AsyncClient | None = None,
         policy: UrlPolicy | None = None,
+        breakers: BreakerRegistry | None = None,
     ) -> None:
         self.gateways = [gateway.rstrip("/") for gateway in gateways]
         self.retry = retry
         self.max_bytes = max_bytes
         self.max_concurrency_per_host = max_concurrency_per_host
         self.policy = policy or UrlPolicy(self.gateways)
+        self.breakers = breakers or BreakerRegistry()
         self.stats: dict[str, GatewayStats] = {gateway: GatewayStats() for gateway in self.gateways}
         self._owns_client = client is None
         pool = httpx.Limits(max_connections=max_concurrency_per_host * max(len(self.gateways), 1) + 8)
@@ -189,12 +194,12 @@ class IpfsGatewayClient:
             async with self._slot(url):
                 result = await fetch(
                     self._client, method, url, layer="ipfs", max_bytes=max_bytes, retry=self.retry,
-                    follow_redirects=False,
+                    follow_redirects=False, breakers=self.breakers,
                 )  # fmt: skip
             location = result.headers.get("Location")
             if result.status_code not in _REDIRECT_STATUS or not location:
                 return result
-            url = self.policy.check_redirect(urljoin(url, location))
+            url = _checked_redirect(self.policy, url, location)
         raise UrlRefused(f"more than {MAX_REDIRECTS} redirects", layer="ipfs", where=url)
 
     def _slot(self, url: str) -> asyncio.Semaphore:
@@ -202,6 +207,14 @@ class IpfsGatewayClient:
         if origin not in self._semaphores:
             self._semaphores[origin] = asyncio.Semaphore(self.max_concurrency_per_host)
         return self._semaphores[origin]
+
+
+def _checked_redirect(policy: UrlPolicy, url: str, location: str) -> str:
+    """The redirect target if the policy allows it; else UrlRefused naming the gateway that redirected."""
+    try:
+        return policy.check_redirect(urljoin(url, location))
+    except UrlRefused as exc:
+        raise UrlRefused(f"redirect refused: {exc.reason} (to {exc.where})", layer="ipfs", where=url) from None
 
 
 def _parse_ref(cid: CID | str, path: str) -> tuple[CID, str]:

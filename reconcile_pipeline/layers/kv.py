@@ -13,7 +13,8 @@ Endpoints under ``{api_url}/accounts/{account_id}/storage/kv/namespaces/{namespa
   endpoint is not there at all (404 without code 10009) the client falls back to per-key GETs.
 
 Auth is ``Authorization: Bearer TOKEN``; the token never appears in errors or reprs. Errors:
-transport, timeouts, 5xx, 429 and 401/403 map as in ``http.fetch`` (layer ``"kv"``); envelope auth
+transport, timeouts, 5xx, 429 and 401/403 map as in ``http.fetch`` (layer ``"kv"``; with a circuit
+breaker on the API host: ``CircuitOpen`` once it failed repeatedly); envelope auth
 codes on other statuses -> :class:`LayerAuthError`; other 4xx -> :class:`LayerDataError`; a
 malformed envelope -> :class:`DecodeError`. ``request_count`` counts logical requests (not retries).
 """
@@ -21,11 +22,12 @@ malformed envelope -> :class:`DecodeError`. ``request_count`` counts logical req
 from __future__ import annotations
 
 import asyncio
-import json
 from urllib.parse import quote
 
 import httpx
 
+from ..jsonsafe import loads_bounded
+from .breaker import BreakerRegistry
 from .errors import DecodeError, LayerAuthError, LayerDataError, LayerUnavailable
 from .http import HttpResult, RetryPolicy, fetch
 
@@ -52,6 +54,7 @@ class KVClient:
         list_limit: int = 1000,
         timeout_s: float = 30.0,
         client: httpx.AsyncClient | None = None,
+        breakers: BreakerRegistry | None = None,
     ) -> None:
         if not 1 <= bulk_size <= MAX_BULK_KEYS:
             raise ValueError(f"bulk_size must be 1..{MAX_BULK_KEYS}, got {bulk_size}")
@@ -64,6 +67,7 @@ class KVClient:
         self.max_concurrency = max(1, max_concurrency)
         self.list_limit = list_limit
         self.request_count = 0
+        self.breakers = breakers or BreakerRegistry()
         self._headers = {"Authorization": f"Bearer {token}"}
         self._owns_client = client is None
         self._client = client or httpx.AsyncClient(
@@ -92,8 +96,9 @@ class KVClient:
         self.request_count += 1
         headers = {**self._headers, **kwargs.pop("headers", {})}  # type: ignore[dict-item]
         return await fetch(
-            self._client, method, url, layer=LAYER, max_bytes=max_bytes, retry=self.retry, headers=headers, **kwargs
-        )
+            self._client, method, url, layer=LAYER, max_bytes=max_bytes, retry=self.retry, headers=headers,
+            breakers=self.breakers, **kwargs,
+        )  # fmt: skip
 
     async def get(self, key: str) -> bytes | None:
         """The value's bytes, or None if the key does not exist (envelope code 10009 only)."""
@@ -182,9 +187,9 @@ def _text_value(value: str | None) -> bytes | None:
 
 def _decode_envelope(content: bytes, where: str) -> dict:
     try:
-        body = json.loads(content)
-    except ValueError:
-        raise DecodeError("answer is not JSON", layer=LAYER, where=where) from None
+        body = loads_bounded(content, max_bytes=MAX_JSON_BYTES, layer=LAYER, where=where)
+    except DecodeError as exc:
+        raise DecodeError(f"answer is not JSON ({exc.reason})", layer=LAYER, where=where) from None
     if not isinstance(body, dict):
         raise DecodeError("answer is not a JSON object", layer=LAYER, where=where)
     return body
@@ -192,8 +197,8 @@ def _decode_envelope(content: bytes, where: str) -> dict:
 
 def _errors(content: bytes) -> list[dict]:
     try:
-        body = json.loads(content)
-    except ValueError:
+        body = loads_bounded(content, max_bytes=MAX_JSON_BYTES)
+    except DecodeError:
         return []
     errors = body.get("errors") if isinstance(body, dict) else None
     return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []

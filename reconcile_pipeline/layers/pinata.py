@@ -4,9 +4,9 @@ Endpoints: ``GET /data/testAuthentication``, ``GET /data/pinList`` (paginated wi
 ``pageLimit`` <= 1000 and ``pageOffset``), ``POST /pinning/pinFileToIPFS`` (multipart),
 ``POST /pinning/pinJSONToIPFS``, ``POST /pinning/pinByHash``, ``DELETE /pinning/unpin/{cid}``.
 Authentication is ``Authorization: Bearer <JWT>``. Errors are mapped into the LayerError tree
-with ``layer="pinata"`` by :func:`layers.http.fetch`; a 4xx that is not an auth failure becomes a
-:class:`LayerDataError` naming Pinata's reason. The JWT is held privately and never appears in a
-message or a repr.
+with ``layer="pinata"`` by :func:`layers.http.fetch` (with a circuit breaker on the API host); a
+4xx that is not an auth failure becomes a :class:`LayerDataError` naming Pinata's reason. The JWT
+is held privately and never appears in a message or a repr.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import re
 import httpx
 from pydantic import SecretStr
 
+from ..jsonsafe import loads_bounded
+from .breaker import BreakerRegistry
 from .cid import parse_cid
 from .errors import DecodeError, IntegrityError, LayerDataError, LayerError, LayerUnavailable
 from .http import HttpResult, RetryPolicy, fetch
@@ -53,12 +55,14 @@ class PinataClient:
         page_limit: int = MAX_PAGE_LIMIT,
         timeout_s: float = 30.0,
         client: httpx.AsyncClient | None = None,
+        breakers: BreakerRegistry | None = None,
     ) -> None:
         if not 1 <= page_limit <= MAX_PAGE_LIMIT:
             raise ValueError(f"page_limit must be between 1 and {MAX_PAGE_LIMIT}, not {page_limit}")
         self.api_url = api_url.rstrip("/")
         self.retry = retry
         self.page_limit = page_limit
+        self.breakers = breakers or BreakerRegistry()
         self._jwt = jwt if isinstance(jwt, SecretStr) else SecretStr(jwt)
         if not _HEADER_SAFE.match(self._jwt.get_secret_value()):
             raise ValueError("the Pinata JWT holds characters not allowed in an HTTP header")
@@ -145,9 +149,9 @@ class PinataClient:
     async def _json(self, method: str, path: str, **kwargs: object) -> dict:
         result = await self._send(method, path, **kwargs)
         try:
-            payload = json.loads(result.content)
-        except ValueError:
-            raise DecodeError("answer is not JSON", layer=LAYER, where=path) from None
+            payload = loads_bounded(result.content, max_bytes=_MAX_RESPONSE_BYTES, layer=LAYER, where=path)
+        except DecodeError as exc:
+            raise DecodeError(f"answer is not JSON ({exc.reason})", layer=LAYER, where=path) from None
         if not isinstance(payload, dict):
             raise DecodeError("answer is not a JSON object", layer=LAYER, where=path)
         return payload
@@ -158,7 +162,7 @@ class PinataClient:
         try:
             result = await fetch(
                 self._client, method, f"{self.api_url}{path}", layer=LAYER, max_bytes=_MAX_RESPONSE_BYTES,
-                retry=self.retry, headers=headers, follow_redirects=False, **kwargs,
+                retry=self.retry, headers=headers, follow_redirects=False, breakers=self.breakers, **kwargs,
             )  # fmt: skip
         except LayerError as exc:
             if secret and secret in str(exc):  # never let the credential travel in a message
@@ -174,8 +178,8 @@ class PinataClient:
 def _reason(result: HttpResult) -> str:
     """Pinata's error reason and details, from its {"error": {...}} body (shortened)."""
     try:
-        error = json.loads(result.content).get("error")
-    except (ValueError, AttributeError):
+        error = loads_bounded(result.content, max_bytes=_MAX_RESPONSE_BYTES).get("error")
+    except (DecodeError, AttributeError):
         return result.content[:200].decode("utf-8", "replace")
     if isinstance(error, dict):
         return f"{error.get('reason', '')}: {error.get('details', '')}"[:300]

@@ -6,16 +6,14 @@ executor). botocore is configured with connect/read timeouts, ``standard`` retri
 (``max_attempts`` in total), SigV4, path-style addressing for loopback/IP endpoints, and checksums
 only when required (what R2 supports).
 
-Error mapping (``layer="r2"``, ``where="bucket/key"``); secrets never appear in messages:
+Errors are mapped into the LayerError tree by :mod:`.r2_errors` (``layer="r2"``,
+``where="bucket/key"``; secrets never appear in messages). NoSuchKey / 404 on a read is ``None``
+(read, and found nothing); an object over ``max_bytes`` is ResponseTooLarge.
 
-- EndpointConnectionError, ConnectionClosedError, other transport errors -> LayerConnectError
-- ReadTimeoutError, ConnectTimeoutError                                   -> LayerTimeout
-- SlowDown / 429 and other throttling codes                                -> LayerRateLimited
-- 5xx, InternalError, ServiceUnavailable                                   -> LayerServerError
-- AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, 401/403, no creds -> LayerAuthError
-- NoSuchBucket, other 4xx, invalid parameters                              -> LayerDataError
-- NoSuchKey / 404 on a read -> ``None`` (read, and found nothing); an object over ``max_bytes``
-  -> ResponseTooLarge.
+Every call goes through a circuit breaker on the endpoint (:mod:`.breaker`: ``CircuitOpen`` once it
+failed repeatedly) and each async call has a wall-clock budget (``ATTEMPT_TIMEOUT_FACTOR`` x
+``timeout_s`` x ``max_attempts``): an endpoint that drips its answer for ever costs one LayerTimeout
+(the worker thread finishes or fails on its own).
 """
 
 from __future__ import annotations
@@ -31,33 +29,15 @@ from urllib.parse import urlsplit
 
 import boto3
 import botocore.config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    NoCredentialsError,
-    ParamValidationError,
-    PartialCredentialsError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import (
-    LayerAuthError,
-    LayerConnectError,
-    LayerDataError,
-    LayerError,
-    LayerRateLimited,
-    LayerServerError,
-    LayerTimeout,
-    ResponseTooLarge,
-)
+from .breaker import BreakerRegistry
+from .errors import LayerTimeout, ResponseTooLarge
+from .http import ATTEMPT_TIMEOUT_FACTOR
+from .r2_errors import LAYER, is_not_found, map_botocore_error, map_client_error
 
-LAYER = "r2"
-AUTH_CODES = frozenset(
-    {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "Unauthorized"}
-)
-RATE_CODES = frozenset({"SlowDown", "TooManyRequests", "Throttling", "ThrottlingException", "RequestLimitExceeded"})
-SERVER_CODES = frozenset({"InternalError", "ServiceUnavailable"})
+__all__ = ["R2Client", "map_botocore_error", "map_client_error"]
+
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 READ_CHUNK_BYTES = 1024 * 1024
 T = TypeVar("T")
@@ -74,50 +54,6 @@ def _path_style(endpoint_url: str) -> bool:
     return True
 
 
-def _scrub(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text[:300]
-
-
-def map_client_error(exc: ClientError, where: str, secrets: tuple[str, ...] = ()) -> LayerError:
-    """Map an S3 error response into the LayerError tree."""
-    error = exc.response.get("Error", {}) or {}
-    code = str(error.get("Code", "")) or "Unknown"
-    status = int((exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
-    message = f"{exc.operation_name} failed: {code} (HTTP {status})"
-    detail = _scrub(str(error.get("Message", "")), secrets)
-    text = f"{message}: {detail}" if detail else message
-    if code in AUTH_CODES or status in (401, 403):
-        return LayerAuthError(text, layer=LAYER, where=where)
-    if code in RATE_CODES or status == 429:
-        return LayerRateLimited(text, layer=LAYER, where=where)
-    if code in SERVER_CODES or status >= 500:
-        return LayerServerError(text, status_code=status or 500, layer=LAYER, where=where)
-    if code == "NoSuchBucket":
-        return LayerDataError(f"bucket does not exist ({message})", layer=LAYER, where=where)
-    return LayerDataError(text, layer=LAYER, where=where)
-
-
-def map_botocore_error(exc: BotoCoreError, where: str, secrets: tuple[str, ...] = ()) -> LayerError:
-    """Map a botocore transport/config error into the LayerError tree."""
-    text = _scrub(f"{type(exc).__name__}: {exc}", secrets)
-    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError):
-        return LayerTimeout(text, layer=LAYER, where=where)
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return LayerAuthError(text, layer=LAYER, where=where)
-    if isinstance(exc, ParamValidationError):
-        return LayerDataError(text, layer=LAYER, where=where)
-    return LayerConnectError(text, layer=LAYER, where=where)
-
-
-def _is_not_found(exc: ClientError) -> bool:
-    code = str((exc.response.get("Error") or {}).get("Code", ""))
-    status = (exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-    return code in ("NoSuchKey", "NotFound") or (status == 404 and code != "NoSuchBucket")
-
-
 class R2Client:
     def __init__(
         self,
@@ -132,6 +68,7 @@ class R2Client:
         max_concurrency: int = 8,
         max_bytes: int = DEFAULT_MAX_BYTES,
         list_page_size: int = 1000,
+        breakers: BreakerRegistry | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.bucket = bucket
@@ -139,6 +76,9 @@ class R2Client:
         self.list_page_size = list_page_size
         self.request_count = 0
         self._secrets = (access_key_id, secret_access_key)
+        self.breakers = breakers or BreakerRegistry()
+        self._breaker = self.breakers.for_url(endpoint_url)
+        self._call_budget_s = ATTEMPT_TIMEOUT_FACTOR * timeout_s * max(1, max_attempts)
         self._count_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=max(1, max_concurrency), thread_name_prefix="r2")
         config = botocore.config.Config(
@@ -146,7 +86,7 @@ class R2Client:
             signature_version="s3v4",
             connect_timeout=timeout_s,
             read_timeout=timeout_s,
-            retries={"max_attempts": max(1, max_attempts), "mode": "standard"},
+            retries={"total_max_attempts": max(1, max_attempts), "mode": "standard"},  # attempts, not retries
             max_pool_connections=max(10, max_concurrency),
             s3={"addressing_style": "path" if _path_style(endpoint_url) else "auto"},
             request_checksum_calculation="when_required",
@@ -174,12 +114,21 @@ class R2Client:
     def _call(self, where: str, operation: Callable[[], T], *, count: bool = True) -> T:
         if count:
             self._count()
+        self._breaker.acquire(layer=LAYER, where=where)
         try:
-            return operation()
+            result = operation()
         except ClientError as exc:
-            raise map_client_error(exc, where, self._secrets) from None
+            error = map_client_error(exc, where, self._secrets)
         except BotoCoreError as exc:
-            raise map_botocore_error(exc, where, self._secrets) from None
+            error = map_botocore_error(exc, where, self._secrets)
+        except BaseException as exc:
+            self._breaker.record(exc)
+            raise
+        else:
+            self._breaker.record(None)
+            return result
+        self._breaker.record(error)
+        raise error from None
 
     def get_sync(self, key: str) -> bytes | None:
         where = self._where(key)
@@ -188,7 +137,7 @@ class R2Client:
             try:
                 response = self._s3.get_object(Bucket=self.bucket, Key=key)
             except ClientError as exc:
-                if _is_not_found(exc):
+                if is_not_found(exc):
                     return None
                 raise
             return self._read_body(response, where)
@@ -236,11 +185,16 @@ class R2Client:
         self._call(self._where(key), lambda: self._s3.delete_object(Bucket=self.bucket, Key=key))
 
     # -- async wrappers -----------------------------------------------------------------------
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args))
+    async def _run(self, where: str, fn: Callable[..., T], *args: Any) -> T:
+        future = asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args))
+        try:
+            return await asyncio.wait_for(future, self._call_budget_s)
+        except TimeoutError:
+            budget = self._call_budget_s
+            raise LayerTimeout(f"no complete answer within {budget:g}s", layer=LAYER, where=where) from None
 
     async def get(self, key: str) -> bytes | None:
-        return await self._run(self.get_sync, key)
+        return await self._run(self._where(key), self.get_sync, key)
 
     async def get_many(self, keys: list[str]) -> dict[str, bytes | None]:
         unique = list(dict.fromkeys(keys))
@@ -254,13 +208,13 @@ class R2Client:
         return dict(zip(unique, values, strict=True))
 
     async def list_keys(self, prefix: str = "") -> list[str]:
-        return await self._run(self.list_keys_sync, prefix)
+        return await self._run(self._where(f"{prefix}*"), self.list_keys_sync, prefix)
 
     async def put(self, key: str, data: bytes, content_type: str = "application/json") -> None:
-        await self._run(self.put_sync, key, data, content_type)
+        await self._run(self._where(key), self.put_sync, key, data, content_type)
 
     async def delete(self, key: str) -> None:
-        await self._run(self.delete_sync, key)
+        await self._run(self._where(key), self.delete_sync, key)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -10,6 +10,10 @@ timeouts, refused or cut connections, HTTP 429/401/403/5xx, JSON-RPC error objec
 and malformed responses (DecodeError). The token bucket is in :mod:`.ratelimit`; the per-record
 reads (:class:`MetadataRead`, :class:`SignatureRead`) and their entry parsers in :mod:`.solana_records`.
 
+Every call goes through a circuit breaker on the RPC host (:mod:`.breaker`; a JSON-RPC error object
+is an answer, not a host failure) and has a wall-clock budget (``retry.attempt_timeout_s``, else
+``ATTEMPT_TIMEOUT_FACTOR`` x ``timeout_s``), so a node that drips its answer for ever costs one timeout.
+
 Per-record results never raise: a batch that cannot be read makes only its entries "unavailable";
 "missing" is said only after a successful read returned null.
 """
@@ -27,8 +31,9 @@ from solana.rpc.jsonrpc import JsonRpcRequest
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
+from .breaker import BreakerRegistry
 from .errors import DecodeError, LayerError, LayerTimeout, redact_url
-from .http import RetryPolicy
+from .http import ATTEMPT_TIMEOUT_FACTOR, RetryPolicy
 from .metaplex import METADATA_PROGRAM_ID, UPDATE_AUTHORITY_OFFSET, decode_metadata, metadata_pda
 from .ratelimit import TokenBucket
 from .solana_errors import LAYER, RpcError, map_exception, retryable
@@ -67,6 +72,7 @@ class SolanaClient:
         timeout_s: float = 30.0,
         retry: RetryPolicy = DEFAULT_RETRY,
         max_concurrency: int = 4,
+        breakers: BreakerRegistry | None = None,
     ) -> None:
         self.where = _origin(rpc_url)  # RPC providers put API keys in paths and queries: log the host only
         self.commitment, self.program_id, self.retry = commitment, program_id, retry
@@ -76,6 +82,9 @@ class SolanaClient:
         self._bucket = TokenBucket(requests_per_window, window_s)
         self._semaphore = asyncio.Semaphore(max(max_concurrency, 1))
         self._client = AsyncClient(rpc_url, timeout=timeout_s, max_transport_retries=0)
+        self.breakers = breakers or BreakerRegistry()
+        self._breaker = self.breakers.for_url(rpc_url)
+        self._attempt_budget = retry.attempt_timeout_s or ATTEMPT_TIMEOUT_FACTOR * timeout_s
 
     async def __aenter__(self) -> SolanaClient:
         return self
@@ -88,6 +97,17 @@ class SolanaClient:
 
     # -- one JSON-RPC call, paced, retried, mapped -------------------------------------------
     async def _call(self, method: str, params: list) -> Any:
+        """One call (its retries included) through the RPC host's breaker; a JSON-RPC error is an answer."""
+        self._breaker.acquire(layer=LAYER, where=f"{self.where} {method}")
+        try:
+            result = await self._retrying(method, params)
+        except BaseException as exc:
+            self._breaker.record(None if isinstance(exc, RpcError) else exc)
+            raise
+        self._breaker.record(None)
+        return result
+
+    async def _retrying(self, method: str, params: list) -> Any:
         started, last = time.monotonic(), None
         for attempt in range(1, max(self.retry.attempts, 1) + 1):
             try:
@@ -101,17 +121,19 @@ class SolanaClient:
 
     async def _attempt(self, method: str, params: list, started: float) -> Any:
         await self._bucket.acquire()
-        timeout = None
+        where = f"{self.where} {method}"
+        timeout = self._attempt_budget
         if self.retry.deadline_s is not None:
-            timeout = self.retry.deadline_s - (time.monotonic() - started)
-            if timeout <= 0:
-                raise LayerTimeout("deadline exceeded", layer=LAYER, where=f"{self.where} {method}")
+            remaining = self.retry.deadline_s - (time.monotonic() - started)
+            if remaining <= 0:
+                raise LayerTimeout("deadline exceeded", layer=LAYER, where=where)
+            timeout = min(timeout, remaining)
         self.request_count += 1
         request = JsonRpcRequest(method=method, params=params)
         try:
             return await asyncio.wait_for(self._client.send_rpc_request(request, Any), timeout)
         except Exception as exc:  # everything AsyncClient raises is mapped here, at the boundary
-            raise map_exception(exc, f"{self.where} {method}") from None
+            raise map_exception(exc, where) from None
 
     async def _guarded(self, read: Callable[[], Awaitable[Any]]) -> Any:
         async with self._semaphore:

@@ -18,6 +18,7 @@ import json
 import uuid
 from collections.abc import Callable
 
+from ..checks.nft_join_ipfs import ref_key
 from ..layers.cid import DAG_PB, RAW, SHA2_256, parse_cid
 from ..layers.errors import DecodeError
 from .actions import MANUAL, Action
@@ -95,9 +96,15 @@ def plan_mark_failed(finding: dict, row: dict | None, settings: object) -> Actio
     return _db_update(finding, row, {"status": "FAILED", "failure_reason": reason}, truth, "mark FAILED: " + reason)
 
 
+def _verified_image(row: dict) -> bool:
+    """The metadata's image may be written to the DB only if it names IPFS content that was read and verified:
+    never copy a URL the policy refused (an attacker's host, a non-IPFS scheme) into the platform's records."""
+    return bool(row.get("json_image")) and ref_key(row["json_image"]) is not None and row.get("image_read") == "ok"
+
+
 def plan_image_uri_from_ipfs(finding: dict, row: dict | None, settings: object) -> Action:
-    if (blocked := _needs_db_row(finding, row)) or not row.get("json_image"):
-        return blocked or manual(finding, "the metadata's image is not known")
+    if (blocked := _needs_db_row(finding, row)) or not _verified_image(row):
+        return blocked or manual(finding, "the metadata's image is not a verified IPFS reference")
     truth = {"metadata_cid": row.get("metadata_cid"), "json_image": row["json_image"]}
     return _db_update(finding, row, {"image_uri": row["json_image"]}, truth, "set image_uri to the metadata's image")
 
@@ -115,7 +122,7 @@ def plan_record_from_chain(finding: dict, row: dict | None, settings: object) ->
     updates = {"status": "COMPLETED", "failure_reason": None}
     if not row.get("db_metadata_uri"):
         updates["metadata_uri"] = row["chain_uri"]
-    if not row.get("db_image_uri") and row.get("json_image"):
+    if not row.get("db_image_uri") and _verified_image(row):
         updates["image_uri"] = row["json_image"]
     return _db_update(finding, row, updates, truth, f"mark COMPLETED ({case}): the chain has the NFT")
 

@@ -4,7 +4,9 @@
   Pinata's pin records. v0 and v1 spellings of one multihash+codec name the same object.
 - :class:`GatewayServer` is an IPFS path gateway: ``GET``/``HEAD /ipfs/{cid}``. Besides the base
   faults it can serve wrong bytes (``serve_wrong_bytes`` or per CID ``wrong_bytes``), lack some
-  CIDs (``missing``: partial propagation) or redirect every request (``redirect_to``).
+  CIDs (``missing``: partial propagation), redirect every request (``redirect_to``) or answer one
+  CID with any response (:meth:`GatewayServer.serve`: a hostile gateway's redirect, endless body,
+  compression bomb, ...).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeAlias
 
 from reconcile_pipeline.layers.cid import parse_cid
 from reconcile_pipeline.layers.errors import DecodeError
@@ -111,7 +114,7 @@ def guess_content_type(data: bytes) -> str:
         try:
             json.loads(data)
             return "application/json"
-        except ValueError:
+        except (ValueError, RecursionError):  # hostile content: a bracket bomb is still served
             pass
     return "application/octet-stream"
 
@@ -125,6 +128,8 @@ def _corrupt(data: bytes) -> bytes:
 def _keys_of(cids: frozenset[str]) -> frozenset[str]:
     return frozenset(_key(cid) for cid in cids)
 
+
+Answer: TypeAlias = Response | Callable[[], Response]
 
 _GATEWAY_PATH = re.compile(r"^/ipfs/([^/]+)(/.*)?$")
 
@@ -140,6 +145,14 @@ class GatewayServer(LoopbackServer):
         self.wrong_bytes: set[str] = set()
         self.missing: set[str] = set()
         self.redirect_to: str | None = None  # answer 302 to f"{redirect_to}{request path}"
+        self.custom: dict[str, Answer] = {}  # CID key -> what to answer instead (see serve())
+
+    def serve(self, cid: str, answer: Answer | None) -> None:
+        """Answer requests for ``cid`` with ``answer`` (a Response, or a factory for streamed ones); None undoes."""
+        if answer is None:
+            self.custom.pop(_key(cid), None)
+        else:
+            self.custom[_key(cid)] = answer
 
     def route(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
@@ -154,6 +167,9 @@ class GatewayServer(LoopbackServer):
             key = _key(cid_text)
         except DecodeError:
             return Response(400, f"invalid CID: {cid_text[:80]}".encode(), {"Content-Type": "text/plain"})
+        if key in self.custom:
+            answer = self.custom[key]
+            return answer if isinstance(answer, Response) else answer()
         data = None if self._lacks(key) or sub_path.strip("/") else self.store.get(cid_text)
         if data is None:
             return Response(404, b"ipfs resolve: no link named or not found", {"Content-Type": "text/plain"})
