@@ -21,7 +21,7 @@ def judge(result: dict) -> dict:
             "met": ratio >= TARGET_RATIO,
             "inspect_png": methods["inspect_png"]["vs_hashlib_raw"],
             "scan_source_images": methods["scan_source_images"]["vs_hashlib_raw"],
-            "proposed_read_once": methods["proposed_read_once"]["vs_hashlib_raw"],
+            "plain_read_once": methods["plain_read_once"]["vs_hashlib_raw"],
         }
     return targets
 

@@ -442,6 +442,7 @@ def test_token_bucket_alone() -> None:
         for _ in range(5):
             await bucket.acquire()
             stamps.append(time.monotonic())
+            bucket.release()
         return stamps
 
     stamps = run(go())

@@ -79,7 +79,7 @@ class SolanaClient:
         self.accounts_per_call = min(max(accounts_per_call, 1), 100)
         self.signatures_per_call = min(max(signatures_per_call, 1), 256)
         self.request_count = 0
-        self._bucket = TokenBucket(requests_per_window, window_s)
+        self._bucket = TokenBucket.for_provider(rpc_url, requests_per_window, window_s)  # shared per provider
         self._semaphore = asyncio.Semaphore(max(max_concurrency, 1))
         self._client = AsyncClient(rpc_url, timeout=timeout_s, max_transport_retries=0)
         self.breakers = breakers or BreakerRegistry()
@@ -120,7 +120,13 @@ class SolanaClient:
         raise AssertionError("unreachable")
 
     async def _attempt(self, method: str, params: list, started: float) -> Any:
-        await self._bucket.acquire()
+        await self._bucket.acquire()  # the provider's limit counts a request until it has ended
+        try:
+            return await self._send(method, params, started)
+        finally:
+            self._bucket.release()
+
+    async def _send(self, method: str, params: list, started: float) -> Any:
         where = f"{self.where} {method}"
         timeout = self._attempt_budget
         if self.retry.deadline_s is not None:
