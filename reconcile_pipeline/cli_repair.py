@@ -2,7 +2,7 @@
 
     reconcile repair plan  [--config FILE] [--json]
     reconcile repair apply [--config FILE] [--json] [--execute] [--approve ACTION_ID ...]
-    reconcile repair queue [--config FILE] [--json] [--all]
+    reconcile repair queue [--config FILE] [--json] [--all] [--resolve ITEM [--note TEXT]]
 
 `plan` and `apply` read every layer and plan from what they find now; `apply` without `--execute`
 changes nothing. Destructive actions run only when `--approve` names their action id; an approval
@@ -32,6 +32,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                        help="approve a destructive action by its id (repeatable)")  # fmt: skip
     queue = sub.add_parser("queue", help="the manual-review queue with each item's history")
     queue.add_argument("--all", action="store_true", help="include resolved items")
+    queue.add_argument("--resolve", metavar="ITEM", help="resolve the open item with this id or action id")
+    queue.add_argument("--note", default="", help="with --resolve: what was done (kept in the item's history)")
     for parser, handler in ((plan, cmd_plan), (apply, cmd_apply), (queue, cmd_queue)):
         parser.add_argument("--config", default=None, help=CONFIG_HELP)
         parser.add_argument("--json", action="store_true", help="print JSON")
@@ -96,11 +98,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 @_reports_layer_errors
 def cmd_apply(args: argparse.Namespace) -> int:
     from .repairs.apply import apply_plan
-    from .repairs.current import current_plan
+    from .repairs.current import clear_queue, plan_now
     from .settings import load_settings
 
     settings = load_settings(args.config)
-    plan = current_plan(settings)
+    judged, plan = plan_now(settings)
     destructive = set(plan.loc[plan["destructive"].astype(bool), "action_id"]) if len(plan) else set()
     unknown = sorted(set(args.approve) - destructive)
     if unknown:
@@ -108,14 +110,19 @@ def cmd_apply(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     report = apply_plan(settings, plan, execute=args.execute, approve=args.approve)
+    if args.execute:
+        report.cleared = clear_queue(settings, judged)
     if args.json:
-        _print_json({"execute": args.execute, "blocked": report.blocked, "outcomes": report.outcomes})
+        _print_json({"execute": args.execute, "blocked": report.blocked, "outcomes": report.outcomes,
+                     "queue_cleared": report.cleared})  # fmt: skip
     else:
         for outcome in report.outcomes:
             print(f"{outcome['action_id']:13} {outcome['result']:15} {outcome['repair']:30} {outcome['check_id']:36} "
                   f"{outcome['entity_id']}")  # fmt: skip
         counts = ", ".join(f"{name} {count}" for name, count in report.counts().items()) or "nothing to do"
         print(f"\n{'applied' if args.execute else 'dry run (nothing written; --execute to apply)'}: {counts}")
+        if report.cleared:
+            print(f"manual-review items resolved (problem no longer found): {', '.join(report.cleared)}")
     bad = {"failed", "manual review"} & set(report.counts())
     return 1 if bad or report.blocked else 0
 
@@ -127,6 +134,8 @@ def cmd_queue(args: argparse.Namespace) -> int:
     from .settings import load_settings
 
     settings = load_settings(args.config)
+    if args.resolve:
+        return _resolve(settings, args)
     with DatabaseClient(settings.database.url.get_secret_value()) as db:
         items = Ledger(db, "queue-reader").queue(None if args.all else "open")
     if args.json:
@@ -141,4 +150,19 @@ def cmd_queue(args: argparse.Namespace) -> int:
         for event in item["history"] or []:
             print(f"      {event.get('at', '')[:19]}  {event.get('event')}: {event.get('detail') or ''}")
     print(f"\n{len(items)} item(s)")
+    return 0
+
+
+def _resolve(settings, args: argparse.Namespace) -> int:
+    """``queue --resolve ITEM``: an operator closes an open item (exit 2 if no open item has that id)."""
+    from .layers.database import DatabaseClient
+    from .repairs.outcomes import default_approver
+    from .repairs.queue_review import resolve_by_operator
+
+    with DatabaseClient(settings.database.url.get_secret_value()) as db:
+        item = resolve_by_operator(db, args.resolve, default_approver(), args.note)
+    if item is None:
+        print(f"reconcile: no open manual-review item {args.resolve}", file=sys.stderr)
+        return 2
+    print(f"resolved {item['action_id']} ({item['check_id']} {item['entity_id']})")
     return 0

@@ -1,7 +1,8 @@
 """Dagster wiring of repairs: the ``repair_plan`` asset (part of every reconciliation) and the ``repair_apply`` job.
 
 ``repair_plan`` plans from the run's findings and joined frames (pure; the GX suites' blocking checks on
-the joined frames stop it when a frame is unsound). ``repair_apply`` is launched on purpose, from the UI
+the joined frames stop it when a frame is unsound); a complete run also resolves the manual-review items
+whose problem it no longer finds (repairs/queue_review.py). ``repair_apply`` is launched on purpose, from the UI
 or the CLI's twin, with the same config as ``reconcile repair apply``: ``execute`` (default false: a dry
 run) and ``approve`` (action ids of destructive actions). It plans again from the layers as they are
 now, applies through the ledger, and reports each action's outcome as an observation of ``repair_plan``;
@@ -63,10 +64,32 @@ def repair_plan(
     nft_consistency: pd.DataFrame,
     block_consistency: pd.DataFrame,
 ) -> Output[pd.DataFrame]:
-    plan = build_plan(consistency_findings, nft_consistency, block_consistency, settings.load())
+    loaded = settings.load()
+    plan = build_plan(consistency_findings, nft_consistency, block_consistency, loaded)
     for problem in plan.attrs.get("blocked", []):
         context.log.warning(f"repair plan refused: {problem}")
-    return Output(plan, metadata=plan_metadata(plan))
+    cleared = _clear_queue(context, loaded, consistency_findings)
+    return Output(plan, metadata=plan_metadata(plan) | {"queue_cleared": MetadataValue.json(cleared)})
+
+
+def _clear_queue(context: AssetExecutionContext, settings, findings: pd.DataFrame) -> list[str]:
+    """A complete run resolves the manual-review items whose problem it no longer finds (partial runs never)."""
+    from ..cadences import scope_from_tags
+    from ..layers.database import DatabaseClient
+    from ..layers.errors import LayerError
+    from ..repairs.queue_review import clear_gone
+
+    if not scope_from_tags(context.run.tags).complete:
+        return []
+    try:
+        with DatabaseClient(settings.database.url.get_secret_value()) as db:
+            cleared = clear_gone(db, findings, f"run {context.run_id}")
+    except LayerError as exc:  # the queue lives in the database; an unreadable one leaves the items as they are
+        context.log.warning(f"manual-review queue not reviewed: {exc}")
+        return []
+    if cleared:
+        context.log.info(f"manual-review items resolved (problem no longer found): {', '.join(cleared)}")
+    return cleared
 
 
 class RepairApplyConfig(Config):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -17,11 +18,13 @@ from ..checks.block_join import build_block_consistency
 from ..checks.findings import concat_findings
 from ..checks.nft_checks import nft_findings
 from ..checks.nft_join import build_nft_consistency
+from ..layers.database import DatabaseClient
 from ..settings import Settings
 from ..snapshots.collect import collect_snapshots
 from .apply import ApplyReport, apply_plan
 from .archive import ContentArchive
 from .plan import build_plan
+from .queue_review import clear_gone
 
 
 @dataclass
@@ -40,9 +43,20 @@ def judge_now(settings: Settings) -> Judgement:
     return Judgement(findings, nft, blocks)
 
 
-def current_plan(settings: Settings) -> pd.DataFrame:
+def plan_now(settings: Settings) -> tuple[Judgement, pd.DataFrame]:
+    """The judgement of every layer as it is now, and the plan from it."""
     judged = judge_now(settings)
-    return build_plan(judged.findings, judged.nft, judged.blocks, settings)
+    return judged, build_plan(judged.findings, judged.nft, judged.blocks, settings)
+
+
+def current_plan(settings: Settings) -> pd.DataFrame:
+    return plan_now(settings)[1]
+
+
+def clear_queue(settings: Settings, judged: Judgement) -> list[str]:
+    """Resolve the manual-review items this complete judgement no longer supports; their action ids."""
+    with DatabaseClient(settings.database.url.get_secret_value()) as db:
+        return clear_gone(db, judged.findings, f"the plan of {datetime.now(UTC).isoformat()[:19]}Z")
 
 
 def plan_and_apply(
@@ -53,7 +67,12 @@ def plan_and_apply(
     approved_by: str | None = None,
     archive: ContentArchive | None = None,
 ) -> tuple[pd.DataFrame, ApplyReport]:
-    """A fresh plan, then :func:`.apply.apply_plan` (dry-run unless ``execute``)."""
-    plan = current_plan(settings)
+    """A fresh plan, then :func:`.apply.apply_plan` (dry-run unless ``execute``).
+
+    Executed, it also resolves the manual-review items whose problem this complete read no longer finds.
+    """
+    judged, plan = plan_now(settings)
     report = apply_plan(settings, plan, execute=execute, approve=approve, approved_by=approved_by, archive=archive)
+    if execute:
+        report.cleared = clear_queue(settings, judged)
     return plan, report

@@ -21,6 +21,7 @@ class ApplyReport:
     outcomes: list[dict] = field(default_factory=list)
     unknown_approvals: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
+    cleared: list[str] = field(default_factory=list)  # manual-review items this fresh plan no longer supports
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.outcomes, columns=OUTCOME_COLUMNS)
