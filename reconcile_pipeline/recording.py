@@ -10,6 +10,7 @@ replaces its rows (a retried run is recorded once). Runs at once write disjoint 
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -67,15 +68,18 @@ def record_findings(
     nft: pd.DataFrame,
     blocks: pd.DataFrame,
     log: logging.Logger | None = None,
+    metrics: dict | None = None,
 ) -> dict:
-    """Write findings, audit rows and the run's history row. Returns what was written (for metadata)."""
+    """Write findings, audit rows and the run's history row (with ``metrics``: seed 000's consistencyMetrics and
+    the block statuses). Returns what was written (for metadata)."""
     now = datetime.now(UTC)
     counts = {f"{k}": int(v) for k, v in findings["status"].value_counts().items()}
     try:
         with clients.database_client(settings) as client:
             entities = _operation_ids(client, judged_entities(nft, blocks))
             rows = audit_rows(findings, entities, now)
-            history = {"cadence": cadence, "started_at": now, "finished_at": now, "status": "SUCCESS", "counts": counts}
+            history = {"cadence": cadence, "started_at": now, "finished_at": now, "status": "SUCCESS", "counts": counts,
+                       "metrics": json.loads(json.dumps(metrics, default=int)) if metrics else None}  # fmt: skip
             client.write_run(run_id, findings_records(findings), rows, history)
     except LayerError as exc:
         if log is not None:

@@ -144,6 +144,25 @@ def test_trends_follow_episodes_across_runs(runs):
     )
 
 
+def test_each_run_stores_its_metrics_and_the_report_charts_their_trend(runs):
+    from reconcile_pipeline.layers.database import DatabaseClient
+
+    with DatabaseClient(runs["settings"].database.url.get_secret_value()) as db:
+        stored = db.read_run_history().set_index("run_id")["metrics"]
+    trend = build_report(runs["settings"], runs["runs"][1].run_id).data.history.metrics.set_index("run_id")
+    for summary in runs["runs"]:
+        seed = summary.assets["nft_findings"]["consistencyMetrics"]
+        assert stored[summary.run_id]["consistencyMetrics"] == seed
+        assert stored[summary.run_id]["blockStatus"] == summary.assets["block_findings"]["blockStatus"]
+        cross = seed["crossLayer"]
+        assert trend.loc[summary.run_id].tolist() == [
+            cross["consistentOperations"],
+            cross["inconsistentOperations"],
+            cross["unverifiedOperations"],
+        ]
+    assert trend.loc[runs["runs"][1].run_id, "unverified"] > 0  # Solana was down in run 2
+
+
 def test_reconcile_report_builds_any_past_run(runs, first, tmp_path, capsys):
     run_id, config = runs["runs"][0].run_id, runs["config"]
     assert main(["report", "--run", run_id, "--out", str(tmp_path / "r1"), "--config", config]) == 0

@@ -57,6 +57,7 @@ def nft_consistency(settings: SettingsResource, **frames: pd.DataFrame) -> Outpu
 def nft_findings(settings: SettingsResource, nft_consistency: pd.DataFrame, **frames: pd.DataFrame) -> Output:
     findings = judge_nfts(nft_consistency, frames, settings.load())
     metrics = nft_metrics(nft_consistency, findings, frames)
+    findings.attrs["consistencyMetrics"] = metrics  # kept by the Parquet IO manager: run_history.metrics
     return Output(findings, metadata={**finding_counts(findings), "consistencyMetrics": MetadataValue.json(metrics)})
 
 
@@ -83,6 +84,7 @@ def block_findings(settings: SettingsResource, block_consistency: pd.DataFrame, 
     findings = in_scope(run_block_checks(frames, loaded, blocks=block_consistency), frames)
     statuses = block_statuses(block_consistency, findings, rehydrated=rehydrated_block_numbers(loaded))
     summary = block_metrics(statuses, findings)
+    findings.attrs["blockStatus"] = summary
     return Output(findings, metadata={**finding_counts(findings), "blockStatus": MetadataValue.json(summary)})
 
 
@@ -101,9 +103,11 @@ def consistency_findings(
 ) -> Output[pd.DataFrame]:
     findings = concat_findings([nft_findings, block_findings])
     cadence = context.run.tags.get("reconcile/cadence", "manual")
-    written = record_findings(
-        settings.load(), context.run_id, cadence, findings, nft_consistency, block_consistency, context.log
-    )
+    metrics = {name: part.attrs[name] for name, part in (("consistencyMetrics", nft_findings),
+               ("blockStatus", block_findings)) if name in part.attrs}  # fmt: skip
+    loaded = settings.load()
+    written = record_findings(loaded, context.run_id, cadence, findings, nft_consistency, block_consistency,
+                              context.log, metrics=metrics)  # fmt: skip
     return Output(findings, metadata={**finding_counts(findings), **written, "cadence": cadence})
 
 

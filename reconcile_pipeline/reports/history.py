@@ -61,12 +61,15 @@ class History:
     episodes: pd.DataFrame  # EPISODE_COLUMNS
     times: pd.DataFrame  # per check: episodes, open, resolved, median/max time to detect and to repair
     note: str | None = None  # why the history is partial (e.g. the database could not be read)
+    metrics: pd.DataFrame | None = None  # per run with stored metrics: run_id + METRIC_TREND columns
 
 
 def window(history: pd.DataFrame | None, run_id: str, started_at: pd.Timestamp | None, limit: int) -> pd.DataFrame:
     """The last ``limit`` runs up to and including ``run_id`` (appended when the table lacks it)."""
     base = pd.DataFrame(columns=["run_id", "cadence", "started_at", "status"])
-    runs = history[["run_id", "cadence", "started_at", "status"]] if history is not None else base
+    keep = ["run_id", "cadence", "started_at", "status"]
+    keep += ["metrics"] if history is not None and "metrics" in history else []
+    runs = history[keep] if history is not None else base
     runs = runs.sort_values("started_at", kind="stable", ignore_index=True)
     here = runs.index[runs["run_id"] == run_id]
     if len(here):
@@ -199,6 +202,25 @@ def time_stats(episode_frame: pd.DataFrame) -> pd.DataFrame:
     return stats.reset_index().sort_values(["open", "episodes", "check_id"], ascending=[False, False, True])[columns]
 
 
+METRIC_TREND = {  # column -> (section, key) of a run's stored consistencyMetrics
+    "consistent": ("crossLayer", "consistentOperations"),
+    "inconsistent": ("crossLayer", "inconsistentOperations"),
+    "unverified": ("crossLayer", "unverifiedOperations"),
+}
+
+
+def metric_trend(runs: pd.DataFrame) -> pd.DataFrame | None:
+    """Per run that stored seed 000's consistencyMetrics (run_history.metrics): the cross-layer counts."""
+    if "metrics" not in runs:
+        return None
+    rows = []
+    for run_id, stored in zip(runs["run_id"], runs["metrics"], strict=True):
+        metrics = stored.get("consistencyMetrics") if isinstance(stored, dict) else None
+        if isinstance(metrics, dict):
+            rows.append({"run_id": run_id} | {c: (metrics.get(s) or {}).get(k) for c, (s, k) in METRIC_TREND.items()})
+    return pd.DataFrame(rows, columns=["run_id", *METRIC_TREND]) if rows else None
+
+
 def build_history(runs: pd.DataFrame, keys: pd.DataFrame, note: str | None = None) -> History:
     """Trends from the window of runs and the finding keys of those runs (KEY_COLUMNS)."""
     keys = compact(keys[keys["run_id"].isin(set(runs["run_id"]))])
@@ -206,4 +228,4 @@ def build_history(runs: pd.DataFrame, keys: pd.DataFrame, note: str | None = Non
     by_check = keys.groupby(["run_id", "check_id", "status", "severity"], observed=True).size()
     by_check = plain(by_check.rename("count").reset_index())
     episode_frame = episodes(counted, keys)
-    return History(counted, by_check, episode_frame, time_stats(episode_frame), note)
+    return History(counted, by_check, episode_frame, time_stats(episode_frame), note, metric_trend(runs))

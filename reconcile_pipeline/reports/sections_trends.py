@@ -122,6 +122,20 @@ def _trend_chart(runs: pd.DataFrame, run_id: str) -> str:
     return stacked_columns(labels, series, label="Findings per run by severity (unknown in grey)", highlight=highlight)
 
 
+def _consistency_chart(data: ReportData) -> str:
+    """Joined NFT rows per run: consistent, inconsistent, unverified (runs that stored their metrics)."""
+    trend = data.history.metrics
+    if trend is None or trend.empty:
+        return "<p class='note'>No run in this window stored its consistency metrics.</p>"
+    runs = data.history.runs.merge(trend, on="run_id", how="inner")
+    colours = {"consistent": COLORS["ok"], "inconsistent": COLORS["critical"], "unverified": COLORS["unknown"]}
+    series = [(name, colour, runs[name].fillna(0).astype(int).tolist()) for name, colour in colours.items()]
+    here = runs.index[runs["run_id"] == data.run.run_id]
+    highlight = int(here[-1]) if len(here) else None
+    label = "NFT rows per run: consistent, inconsistent, unverified"
+    return stacked_columns(run_labels(runs), series, label=label, highlight=highlight)
+
+
 def _heatmap(data: ReportData) -> str:
     runs, by_check = data.history.runs, data.history.by_check
     if by_check.empty:
@@ -196,6 +210,7 @@ def trends_section(data: ReportData) -> str:
         [
             note,
             card(_trend_chart(history.runs, data.run.run_id), "Findings per run", spaced=False),
+            card(_consistency_chart(data), "Consistency per run (seed 000's crossLayer metrics)"),
             card(_heatmap(data), "Failing findings by check"),
             card(_times(data) + f"<p class='note'>{esc(EPISODE_NOTE)}</p>", "Time to detect and to repair"),
             card(_runs_table(history.runs, data.run.run_id), "Recent runs"),
