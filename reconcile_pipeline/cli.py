@@ -9,7 +9,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import cli_alerts, cli_bench, cli_repair, cli_report
+from . import cli_alerts, cli_bench, cli_repair, cli_report, cli_retention
 from .sandbox.build import ALL_FAULTS, resolve_faults
 from .sandbox.worlddata import WorldSpec
 
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="local: SQLite under .dagster_home; postgres: dagster.yaml with DAGSTER_PG_* variables",
     )
     ui.set_defaults(handler=cmd_ui)
-    for area in (cli_alerts, cli_bench, cli_repair, cli_report):
+    for area in (cli_alerts, cli_bench, cli_repair, cli_report, cli_retention):
         area.register(commands)
     parser.epilog = "fault ids: " + ", ".join(ALL_FAULTS)
     return parser

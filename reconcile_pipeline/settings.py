@@ -167,6 +167,7 @@ class ReportSettings(BaseModel):
     rows_per_check: int = Field(25, ge=0)  # findings shown per check (all of them are in findings.parquet)
     history_runs: int = Field(30, ge=1)  # runs the trends cover, up to the reported one
     output_dir: Path | None = None  # default: {data_dir}/reports; one folder per run inside
+    retention_days: int = Field(30, ge=0)  # per-run snapshot files and reports older than this are pruned (0: never)
 
 
 class Settings(BaseSettings):

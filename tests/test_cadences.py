@@ -32,6 +32,7 @@ def test_definitions_have_the_sensor_the_schedules_and_a_job_per_cadence():
         "reconcile_frequent_schedule": "*/5 * * * *",
         "reconcile_regular_schedule": "0 * * * *",
         "reconcile_deep_schedule": "30 2 * * *",
+        "prune_run_files_schedule": "30 3 * * *",
     }
     assert {schedule.execution_timezone for schedule in defs.schedules} == {"UTC"}
     sensors = {sensor.name: sensor for sensor in defs.sensors}

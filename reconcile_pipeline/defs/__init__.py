@@ -12,6 +12,7 @@ from .io import ParquetIOManager
 from .repairs import REPAIR_ASSETS, REPAIR_JOBS
 from .reports import REPORT_ASSETS
 from .resources import SettingsResource
+from .retention import RETENTION_JOBS, RETENTION_SCHEDULES
 
 ALL_ASSETS = [*SNAPSHOT_ASSETS, *CONSISTENCY_ASSETS, *REPAIR_ASSETS, *REPORT_ASSETS]
 snapshot_job = define_asset_job("snapshot_all_layers", selection=SNAPSHOT_ASSETS, description="Read every layer.")
@@ -25,8 +26,8 @@ def build_definitions(config_path: str | None = None) -> Definitions:
     return Definitions(
         assets=ALL_ASSETS,
         asset_checks=GX_CHECKS,
-        jobs=[snapshot_job, reconcile_job, *REPAIR_JOBS, *AUTOMATION_JOBS],
-        schedules=SCHEDULES,
+        jobs=[snapshot_job, reconcile_job, *REPAIR_JOBS, *AUTOMATION_JOBS, *RETENTION_JOBS],
+        schedules=[*SCHEDULES, *RETENTION_SCHEDULES],
         sensors=SENSORS,
         resources={"settings": settings, "io_manager": ParquetIOManager(settings=settings)},
     )
