@@ -219,3 +219,29 @@ def test_malformed_answers_are_decode_errors(body: bytes):
     with pytest.raises(DecodeError) as caught:
         asyncio.run(go())
     assert caught.value.layer == "pinata"
+
+
+def test_is_pinned_asks_for_one_cid_in_either_spelling_not_the_whole_list(pinata):
+    for index in range(30):  # a pin list of many pages
+        pinata.store.pin(pinata.store.add(f"other object {index}".encode()))
+    v0 = pinata.store.add(b"pinned as v0")
+    pinata.store.pin(v0)
+    v1 = pinata.store.add(b"pinned as v1", cid_version=1)
+    pinata.store.pin(v1)
+    unpinned = pinata.store.add(b"stored, never pinned")
+    pinata.reset_counters()
+    found = run(pinata, lambda c: c.is_pinned(str(parse_cid(v0).to_v1())), page_limit=5)
+    assert found is True and sum(pinata.requests.values()) == 1  # the v0 spelling matched first
+    assert run(pinata, lambda c: c.is_pinned(v0)) is True
+    assert run(pinata, lambda c: c.is_pinned(v1)) is True  # raw leaves: no v0 spelling, one query
+    pinata.reset_counters()
+    assert run(pinata, lambda c: c.is_pinned(unpinned)) is False
+    assert sum(pinata.requests.values()) == 2  # v0 and v1 spellings, whatever the size of the pin list
+
+
+def test_is_pinned_refuses_a_non_cid_and_reports_an_outage(pinata):
+    with pytest.raises(DecodeError):
+        run(pinata, lambda c: c.is_pinned("not-a-cid"))
+    pinata.faults.mode = "down"
+    with pytest.raises(LayerConnectError):
+        run(pinata, lambda c: c.is_pinned(str(unixfs_cid(b"x"))))

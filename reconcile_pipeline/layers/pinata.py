@@ -11,6 +11,7 @@ is held privately and never appears in a message or a repr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -20,7 +21,7 @@ from pydantic import SecretStr
 
 from ..jsonsafe import loads_bounded
 from .breaker import BreakerRegistry
-from .cid import parse_cid
+from .cid import CID, parse_cid
 from .errors import DecodeError, IntegrityError, LayerDataError, LayerError, LayerUnavailable
 from .http import HttpResult, RetryPolicy, fetch
 
@@ -114,6 +115,23 @@ class PinataClient:
             log.warning("pinata pinList holds %d rows that are not CIDs", len(self.invalid_rows))
         return cids
 
+    async def is_pinned(self, cid: str) -> bool:
+        """Whether Pinata pins ``cid`` under either CID version's spelling: ``hashContains`` queries (one per
+        spelling), never the whole pin list. A row that is not a CID is not a match."""
+        wanted = parse_cid(cid)
+        spellings = [str(wanted.to_v1())]
+        with contextlib.suppress(DecodeError):
+            spellings.insert(0, str(wanted.to_v0()))
+        for text in spellings:
+            params = {"status": "pinned", "hashContains": text, "pageLimit": self.page_limit, "pageOffset": 0}
+            page = await self._json("GET", "/data/pinList", params=params)
+            rows = page.get("rows")
+            if not isinstance(rows, list):
+                raise DecodeError("pinList answer lacks rows", layer=LAYER, where="/data/pinList")
+            if any(_same_cid(row, wanted) for row in rows):
+                return True
+        return False
+
     # -- pinning ---------------------------------------------------------------------------
     async def pin_file(self, data: bytes, name: str, *, cid_version: int = 0, expected_cid: str | None = None) -> str:
         """Pin bytes; return their CID. With `expected_cid`, a different answer raises IntegrityError."""
@@ -173,6 +191,15 @@ class PinataClient:
             details = _reason(result).replace(secret, "***") if secret else _reason(result)
             raise LayerDataError(f"Pinata refused: HTTP {result.status_code} {details}", layer=LAYER, where=path)
         return result
+
+
+def _same_cid(row: object, wanted: CID) -> bool:
+    text = row.get("ipfs_pin_hash") if isinstance(row, dict) else None
+    try:
+        found = parse_cid(text)
+    except (DecodeError, TypeError):
+        return False
+    return (found.codec, found.multihash) == (wanted.codec, wanted.multihash)
 
 
 def _reason(result: HttpResult) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..checks.nft_join_ipfs import cid_key
 from ..layers.cid import parse_cid
 from ..layers.source_images import validate_level_name
 from ..layers.unixfs import cid_matches, unixfs_cid
@@ -30,9 +29,9 @@ def pin_version(cid: str, data: bytes) -> int | None:
     return None
 
 
-def pinned_cids(ctx: ApplyContext) -> set[str]:
-    """Every pinned CID in its CIDv1 spelling (a fresh read of Pinata's pin list)."""
-    return {key for key in (cid_key(c) for c in ctx.run(ctx.pinata.pinned_cids())) if key}
+def is_pinned(ctx: ApplyContext, cid: str) -> bool:
+    """Whether Pinata pins ``cid`` now (either CID version; a query for that CID, not the whole pin list)."""
+    return ctx.run(ctx.pinata.is_pinned(cid))
 
 
 def exact_bytes(
@@ -71,12 +70,11 @@ class RepinExact:
     """IPFS_REPIN_EXACT: every object of the action retrievable from a gateway (verified) and pinned."""
 
     def current(self, ctx: ApplyContext, action: Action) -> dict:
-        pinned = pinned_cids(ctx)
         states = []
         for obj in action.target["objects"]:
             read = _read(ctx, obj["cid"])
             states.append({"cid": obj["cid"], "read": read.status, "verified": read.verified,
-                           "pinned": cid_key(obj["cid"]) in pinned})  # fmt: skip
+                           "pinned": is_pinned(ctx, obj["cid"])})  # fmt: skip
         return {"objects": states}
 
     def done(self, action: Action, current: dict) -> bool:

@@ -9,11 +9,10 @@ Writes go through the write clients (``ctx.kv_write``, ``ctx.pinata_write``); re
 
 from __future__ import annotations
 
-from ..checks.nft_join_ipfs import cid_key
 from ..layers import blocks as fmt
 from ..layers.errors import DecodeError
 from ..layers.unixfs import unixfs_cid
-from .actions_ipfs import pin_exact, pinned_cids
+from .actions_ipfs import is_pinned, pin_exact
 from .context import ApplyContext, RepairRefused, StateChanged
 
 
@@ -78,7 +77,7 @@ def pin_block(ctx: ApplyContext, block: dict, cid: str | None = None) -> str:
     apply that crashed between this pin and the KV write it precedes resumes without a second pin."""
     data = core_bytes(block)
     expected = cid or str(unixfs_cid(data, cid_version=0))
-    if cid_key(expected) in pinned_cids(ctx) and ipfs_core(ctx, expected)[1] == fmt.core_sha256(block):
+    if is_pinned(ctx, expected) and ipfs_core(ctx, expected)[1] == fmt.core_sha256(block):
         return expected
     return pin_exact(ctx, expected, data, f"vdc-block-{block['blockNumber']}.json")
 
