@@ -8,7 +8,8 @@
     regular    hourly                                 everything; content already verified by CID is taken from
                                                       the content archive and checked for availability (HEAD)
     deep       daily                                  everything re-downloaded from every gateway and re-hashed,
-                                                      source images and backups, the whole block chain
+                                                      source images and backups, the whole block chain; one run
+                                                      per shard (:mod:`.shards`) when the world is large
 
 A :class:`Scope` travels in a run's tags (``reconcile/scope``, JSON; ``reconcile/scope_summary``, text) and
 in the snapshot assets' metadata. A partial scope must never create a false finding: a scoped database read
@@ -16,6 +17,11 @@ skips the chain listing by update authority (a chain mint whose row is simply ou
 orphan), and a scoped block read adds the block before the lowest judged one as *context* for the chain link;
 findings on context blocks are dropped by :func:`in_scope`. Source images (a handful of files, backups
 included) and the Pinata pin list are read whole by every cadence.
+
+A shard of the deep scan (``shard_count`` > 1, blocks ``"shard"``) reads the shard's operations and lists
+the chain for the shard's mint first bytes (so its orphans are found), and judges the shard's slice of the
+block chain with the block before it as context. The union of the shards is the deep scan; a shard is never
+``complete`` (its silence resolves only the alerts of the entities it judged).
 """
 
 from __future__ import annotations
@@ -26,22 +32,26 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from .shards import Shard
+
 CADENCES = ("immediate", "frequent", "regular", "deep")
 CONFIRMED_STATES = ("BLOCKCHAIN_CONFIRMED", "VERIFIED", "COMPLETED")  # the DB says the NFT exists
 OP_MODES = ("all", "none", "ids", "since")
-BLOCK_MODES = ("all", "none", "numbers", "window", "latest")
+BLOCK_MODES = ("all", "none", "numbers", "window", "latest", "shard")
 TAG_CADENCE, TAG_SCOPE, TAG_SUMMARY, TAG_IPFS_MODE = (
     "reconcile/cadence",
     "reconcile/scope",
     "reconcile/scope_summary",
     "reconcile/ipfs_mode",
 )
+TAG_SHARD = "reconcile/shard"
 BLOCK_SCOPE_ATTR = "block_scope"  # attrs key of the KV snapshot frame: {"judged": [...], "context": [...]}
 
 
 @dataclass(frozen=True)
 class Scope:
-    """What one run reads. ``ops``: all | none | ids | since; ``blocks``: all | none | numbers | window | latest."""
+    """What one run reads. ``ops``: all | none | ids | since; ``blocks``: all | none | numbers | window | latest |
+    shard. ``shard_count`` > 1: one shard of the deep scan (:mod:`.shards`), operations and blocks alike."""
 
     cadence: str
     ipfs_mode: str = "deep"  # deep: every gateway, every byte; regular: verified content by archive + HEAD
@@ -51,22 +61,33 @@ class Scope:
     since: datetime | None = None  # ops "since": updated at or after; blocks "window": mined at or after
     blocks: str = "all"
     block_numbers: tuple[int, ...] = field(default=())
+    shard_index: int = 0
+    shard_count: int = 1  # 1: not sharded
 
     def __post_init__(self) -> None:
         if self.ops not in OP_MODES or self.blocks not in BLOCK_MODES:
             raise ValueError(f"bad scope: ops {self.ops!r} (one of {OP_MODES}), blocks {self.blocks!r}")
+        Shard(self.shard_index, self.shard_count)  # raises on a bad shard
+        if (self.blocks == "shard") != (self.shard_count > 1):
+            raise ValueError("bad scope: blocks 'shard' goes with a shard count above 1, and only with it")
         if self.ipfs_mode not in ("deep", "regular"):
             raise ValueError(f"bad scope: ipfs_mode {self.ipfs_mode!r} (deep or regular)")
 
     @property
+    def shard(self) -> Shard | None:
+        return Shard(self.shard_index, self.shard_count) if self.shard_count > 1 else None
+
+    @property
     def complete_nfts(self) -> bool:
-        """Every operation and every mint of ours (the chain is listed by update authority)."""
+        """Every operation and every mint of ours (of its shard, when sharded): the chain is listed by
+        update authority (and, sharded, by the mint's first byte)."""
         return self.ops == "all" and not self.op_statuses
 
     @property
     def complete(self) -> bool:
-        """Every entity of every layer: the run can say that something *stopped* failing anywhere."""
-        return self.complete_nfts and self.blocks == "all"
+        """Every entity of every layer: the run can say that something *stopped* failing anywhere.
+        A shard is never complete: its silence says nothing about the other shards' entities."""
+        return self.complete_nfts and self.blocks == "all" and self.shard is None
 
     def summary(self) -> str:
         ops = {
@@ -85,7 +106,10 @@ class Scope:
             + (" …" if len(self.block_numbers) > 10 else ""),
             "window": f"blocks mined since {_iso(self.since)}",
             "latest": "the block vdc:latest names",
+            "shard": "the shard's blocks",
         }[self.blocks]
+        if self.shard is not None:
+            ops = f"shard {self.shard_index} of {self.shard_count}: {ops}"
         content = (
             "content re-downloaded from every gateway"
             if self.ipfs_mode == "deep"
@@ -113,11 +137,13 @@ class Scope:
             TAG_SCOPE: self.to_json(),
             TAG_SUMMARY: self.summary()[:1000],
             TAG_IPFS_MODE: self.ipfs_mode,
-        }
+        } | ({TAG_SHARD: self.shard.key} if self.shard else {})
 
     def metadata(self) -> dict:
         """Plain values for asset metadata."""
-        return {"cadence": self.cadence, "scope": self.summary(), "scope_complete": self.complete}
+        shard = self.shard
+        extra = {"shard": shard.key} if shard else {}
+        return {"cadence": self.cadence, "scope": self.summary(), "scope_complete": self.complete, **extra}
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -146,8 +172,11 @@ def regular_scope() -> Scope:
     return Scope("regular", "regular")
 
 
-def deep_scope() -> Scope:
-    return Scope("deep", "deep")
+def deep_scope(shard: Shard | None = None) -> Scope:
+    """The deep cadence: everything, or (``shard``) one shard of everything."""
+    if shard is None or shard.count == 1:
+        return Scope("deep", "deep")
+    return Scope("deep", "deep", blocks="shard", shard_index=shard.index, shard_count=shard.count)
 
 
 def operation_event_scope(op_ids: list[str]) -> Scope:

@@ -62,7 +62,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .commands import run_command
 
-    return run_command(args.config, args.cadence, args.json)
+    return run_command(args.config, args.cadence, args.json, shard=args.shard)
 
 
 def cmd_blocks_status(args: argparse.Namespace) -> int:
@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--cadence", choices=["immediate", "frequent", "regular", "deep"], default="regular")
     run.add_argument("--config", default=None, help="settings TOML (default: RECONCILE_CONFIG / environment)")
     run.add_argument("--json", action="store_true", help="print the findings as one JSON array")
+    run.add_argument(
+        "--shard", default=None, help="deep cadence only: one shard INDEX/COUNT (e.g. 3/8); default: every shard"
+    )
     run.set_defaults(handler=cmd_run)
     blocks = commands.add_parser("blocks", help="the VDC block store").add_subparsers(
         dest="blocks_command", required=True

@@ -4,6 +4,7 @@
 evaluates its alerts (:mod:`.alerts.engine`): the CLI's `reconcile run --cadence ...`. The CLI's immediate
 cadence runs the events since its own cursor (table ``automation_cursors``, name ``cli:immediate``) as one
 run, or, the first time, every operation in a confirmed state and the block ``vdc:latest`` names.
+:func:`run_deep` runs the deep scan shard by shard (:mod:`.shards`; every shard in sequence, or one).
 :func:`run_reconciliation` runs everything with deep reads whatever the cadence label (tests, benchmarks).
 """
 
@@ -16,12 +17,14 @@ from datetime import UTC, datetime
 
 from dagster import DagsterInstance, materialize
 
-from .cadences import CONFIRMED_STATES, Scope, scope_for
+from .cadences import CONFIRMED_STATES, Scope, deep_scope, scope_for
 from .defs import ALL_ASSETS, build_definitions
 from .defs.assets import SNAPSHOT_ASSETS
 from .defs.gx_checks import GX_CHECKS
 from .layers.errors import LayerError
 from .settings import load_settings
+from .shard_plan import deep_shard_scopes
+from .shards import Shard
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 CLI_CURSOR = "cli:immediate"
@@ -37,6 +40,7 @@ class RunSummary:
     checks: dict[str, dict] = field(default_factory=dict)  # check -> {passed, severity, metadata}
     scope: str = ""  # the scope's summary (cadence runs)
     alerts: dict = field(default_factory=dict)  # what the alert engine did after the run
+    shards: list[RunSummary] = field(default_factory=list)  # a sharded deep scan: one run per shard, in order
 
 
 def _plain(metadata: dict) -> dict:
@@ -95,7 +99,7 @@ def _evaluate_alerts(config_path: str | None, summary: RunSummary, scope: Scope,
     from .alerts import engine
 
     settings = load_settings(config_path)
-    job = f"cli:{scope.cadence}"
+    job = f"cli:{scope.cadence}" + (f":{scope.shard.key}" if scope.shard else "")  # a shard's failure: its own
     try:
         if summary.success:
             return engine.evaluate_run(settings, summary.run_id, scope.tags(), job_name=job, duration_s=took)
@@ -130,6 +134,8 @@ def run_cadence(config_path: str | None, cadence: str, *, now: datetime | None =
 
     None for an immediate run with no new event since the last one."""
     now = now or datetime.now(UTC)
+    if cadence == "deep":
+        return deep_summary(run_deep(config_path))
     if cadence != "immediate":
         return run_scope(config_path, scope_for(cadence, load_settings(config_path), now))
     scope, cursor = immediate_scope(config_path, now)
@@ -141,3 +147,22 @@ def run_cadence(config_path: str | None, cadence: str, *, now: datetime | None =
 
         AlertStore(load_settings(config_path)).set_cursor(CLI_CURSOR, {"cursor": cursor.to_json()})
     return summary
+
+
+def run_deep(config_path: str | None, shard: Shard | None = None, *, count: int | None = None) -> list[RunSummary]:
+    """The deep scan in process: ``shard`` alone, else every shard of today's count (``count`` to force one)
+    in sequence, each its own run (findings, audit, alerts), as the deep schedule's runs are."""
+    if shard is not None:
+        return [run_scope(config_path, deep_scope(shard))]
+    scopes = deep_shard_scopes(load_settings(config_path), count)
+    return [run_scope(config_path, scope) for scope in scopes]
+
+
+def deep_summary(summaries: list[RunSummary]) -> RunSummary:
+    """One summary for a deep scan: the run itself when unsharded, else the last shard's with every shard's."""
+    if len(summaries) == 1:
+        return summaries[0]
+    last = summaries[-1]
+    success = all(summary.success for summary in summaries)
+    scope = f"deep scan in {len(summaries)} shards (the last: {last.scope})"
+    return RunSummary(last.run_id, success, last.assets, last.checks, scope, last.alerts, summaries)

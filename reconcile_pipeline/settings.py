@@ -53,7 +53,7 @@ class HttpSettings(BaseModel):
     max_retry_attempts: int = 3  # maxRetryAttempts
     retry_delay_s: float = 5.0  # retryDelayMs, the first backoff step
     retry_max_delay_s: float = 60.0
-    max_concurrency_per_host: int = 16
+    max_concurrency_per_host: int = Field(64, ge=1)  # IPFS gateway requests in flight per gateway (see README)
 
 
 class SolanaSettings(BaseModel):
@@ -119,6 +119,7 @@ class ReconciliationSettings(BaseModel):
     sensor_interval_s: int = Field(30, ge=5)  # how often the immediate sensor looks for new events
     immediate_max_runs_per_tick: int = Field(50, ge=1)  # the rest wait for the next tick (never dropped)
     immediate_grace_s: int = Field(300, ge=0)  # re-read this far behind the cursor (late commits), deduplicated
+    deep_shard_size: int = Field(50_000, ge=1)  # operations (or blocks) per shard of the deep scan (issue 8)
 
 
 class AlertSettings(BaseModel):

@@ -289,3 +289,33 @@ def test_bad_url_is_a_value_error_without_the_url() -> None:
     with pytest.raises(ValueError, match="invalid database URL") as caught:
         DatabaseClient("not a url :: with password hunter2")
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_shard_read_streams_the_table_and_keeps_only_its_rows(db_url: str) -> None:
+    from reconcile_pipeline.sandbox.ledger import new_pubkey
+    from reconcile_pipeline.shards import all_shards, operation_byte
+
+    migrate(db_url)
+    rows = [operation(n, mint_address=new_pubkey(f"m{n}".encode()), user_wallet_address=f"w{n}") for n in range(30)]
+    rows[5]["mint_address"] = None  # no mint: placed by its id
+    rows[6]["mint_address"] = "not-a-key"
+    twins = [operation(40 + k, user_wallet_address="w-twin", mint_address=new_pubkey(f"t{k}".encode())) for k in (0, 1)]
+    pending = operation(50, user_wallet_address="w-twin", status="PENDING", mint_address=new_pubkey(b"p"))
+    with DatabaseClient(db_url, chunk_rows=4) as db:  # many chunks: the filter runs chunk by chunk
+        db.insert_minting_operations([*rows, *twins, pending])
+        assert db.count_minting_operations() == 33
+        statuses = ("COMPLETED",)
+        anchors = db.duplicate_group_anchors(statuses)
+        assert anchors == {("w-twin", "Gold"): operation_byte(twins[0]["mint_address"], twins[0]["id"])}
+        reads = {shard: db.read_minting_operations(shard=shard, group_statuses=statuses) for shard in all_shards(4)}
+    ids = [i for frame in reads.values() for i in frame["id"]]
+    assert sorted(ids) == sorted(r["id"] for r in [*rows, *twins, pending])  # each row in exactly one shard
+    for shard, frame in reads.items():
+        for row in frame.itertuples():
+            twin = row.user_wallet_address == "w-twin" and row.status == "COMPLETED"
+            placed = anchors[("w-twin", "Gold")] if twin else operation_byte(row.mint_address, row.id)
+            assert shard.holds(placed)
+        assert str(frame["updated_at"].dtype) == "datetime64[us, UTC]"
+    together = [shard for shard, frame in reads.items() if set(frame["id"]) >= {twins[0]["id"], twins[1]["id"]}]
+    assert len(together) == 1  # the duplicate group stays whole
+    assert len(reads) == 4

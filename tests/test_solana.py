@@ -460,3 +460,24 @@ def test_secrets_in_the_rpc_url_stay_out_of_errors(server: SolanaRpcServer, ledg
     assert reads[mint_of(1)].error == f"[solana] server error (HTTP 503) (at {server.url} getMultipleAccounts)"
     server.faults.reset()
     assert httpx.get(url).status_code == 405
+
+
+def test_listing_by_mint_first_bytes_takes_one_call_per_byte(server: SolanaRpcServer, ledger: Ledger) -> None:
+    from reconcile_pipeline.shards import Shard, mint_first_byte
+
+    mints = [mint_of(i) for i in range(40)]
+    for mint in mints:
+        put_nft(ledger, mint)
+    put_nft(ledger, mint_of(99), OTHER_AUTHORITY)
+    shard = Shard(1, 64)  # bytes 1, 65, 129, 193
+
+    async def go(first_bytes):
+        async with SolanaClient(server.url, retry=FAST, requests_per_window=10_000) as client:
+            return await client.metadata_by_update_authority(AUTHORITY, first_bytes)
+
+    reads = run(go(shard.first_bytes()))
+    assert server.method_counts == {"getProgramAccounts": 4}
+    assert sorted(r.mint for r in reads) == sorted(m for m in mints if shard.holds(mint_first_byte(m)))
+    every = [r.mint for s in range(4) for r in run(go(Shard(s, 4).first_bytes()))]
+    assert sorted(every) == sorted(mints)  # the shards of the listing partition it
+    assert run(go([])) == []

@@ -64,7 +64,8 @@ def solana_metadata_accounts(
 ) -> Output[pd.DataFrame]:
     scope = run_scope(context)
     mints = _column(db_minting_operations, "mint_address")
-    snapshot = asyncio.run(nft.snapshot_chain_metadata(settings.load(), mints, listing=scope.complete_nfts))
+    listing = {"listing": scope.complete_nfts, "shard": scope.shard}
+    snapshot = asyncio.run(nft.snapshot_chain_metadata(settings.load(), mints, **listing))
     return _output(snapshot, scope)
 
 

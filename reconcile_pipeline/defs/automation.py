@@ -4,7 +4,8 @@
                           reaching a confirmed state, vdc:latest moving); in-process executor (small scopes)
     reconcile_frequent    schedule reconcile_frequent_schedule, every 5 minutes: the recent window
     reconcile_regular     schedule reconcile_regular_schedule, hourly: everything, verified content by HEAD
-    reconcile_deep        schedule reconcile_deep_schedule, daily: everything re-downloaded and re-hashed
+    reconcile_deep        schedule reconcile_deep_schedule, daily: everything re-downloaded and re-hashed, one
+                          run per shard of the deep scan (:mod:`.deep`, :mod:`..shards`)
 
 Each job materializes every asset (and asset check) of the definitions; the run's scope travels in its
 tags (``reconcile/scope``, ``reconcile/scope_summary``) and shows in every snapshot's metadata. Cron
@@ -44,8 +45,9 @@ from dagster import (
 
 from ..alerts import engine
 from ..cadence_events import ImmediateCursor, find_events
-from ..cadences import CADENCES, TAG_CADENCE, cadence_crons, scope_for
+from ..cadences import CADENCES, TAG_CADENCE, TAG_SHARD, cadence_crons, scope_for
 from ..settings import load_settings
+from .deep import deep_schedule
 from .resources import SettingsResource
 
 IMMEDIATE_SENSOR = "reconcile_immediate_sensor"
@@ -56,6 +58,13 @@ DESCRIPTIONS = {
     "deep": "Verify everything: content re-downloaded from every gateway and re-hashed, the whole chain.",
 }
 _SETTINGS = load_settings()  # the code location's settings (RECONCILE_CONFIG / environment): cron strings
+
+
+def alert_job_name(job_name: str, tags) -> str:
+    """The job a run-failure alert is keyed by: a shard of the deep scan is its own (``reconcile_deep:8-003``),
+    so one shard's success never resolves another shard's failure."""
+    shard = tags.get(TAG_SHARD)
+    return f"{job_name}:{shard}" if shard else job_name
 
 
 def cadence_job(cadence: str):
@@ -107,7 +116,9 @@ def cadence_schedule(cadence: str, cron: str):
     return _schedule
 
 
-SCHEDULES = [cadence_schedule(cadence, cron) for cadence, cron in cadence_crons(_SETTINGS).items()]
+_CRONS = cadence_crons(_SETTINGS)
+SCHEDULES = [cadence_schedule(cadence, cron) for cadence, cron in _CRONS.items() if cadence != "deep"]
+SCHEDULES.append(deep_schedule(JOBS["deep"], _CRONS["deep"], DESCRIPTIONS["deep"], tick_alerts))
 
 
 @sensor(
@@ -144,9 +155,9 @@ def alerts_on_success(context: RunStatusSensorContext, settings: SettingsResourc
     with tick_alerts(loaded, "reconcile_alerts_on_success", context.log):
         stats = context.instance.get_run_stats(run.run_id)
         took = stats.end_time - stats.start_time if stats.end_time and stats.start_time else None
-        summary = engine.evaluate_run(
-            loaded, run.run_id, dict(run.tags), job_name=run.job_name, logger=context.log, duration_s=took
-        )
+        job = alert_job_name(run.job_name, run.tags)
+        tags = dict(run.tags)
+        summary = engine.evaluate_run(loaded, run.run_id, tags, job_name=job, logger=context.log, duration_s=took)
         context.log.info(f"alerts for run {run.run_id}: {summary}")
 
 
@@ -161,7 +172,8 @@ def alerts_on_failure(context: RunFailureSensorContext, settings: SettingsResour
     run = context.dagster_run
     message = context.failure_event.message if context.failure_event else "run failed"
     with tick_alerts(loaded, "reconcile_alerts_on_failure", context.log):
-        engine.run_failed(loaded, run.job_name, run.run_id, message or "run failed", logger=context.log)
+        job = alert_job_name(run.job_name, run.tags)
+        engine.run_failed(loaded, job, run.run_id, message or "run failed", logger=context.log)
 
 
 AUTOMATION_JOBS = list(JOBS.values())

@@ -19,12 +19,14 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, delete, insert, select
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..db.engine import LAYER, MIGRATE_HINT, make_engine, map_db_error, parse_db_url, sqlite_file
 from ..db.models import TABLES, UtcDateTime
+from ..shards import Shard
+from .database_shards import duplicate_group_anchors, read_shard
 from .errors import LayerConnectError
 
 IDS_PER_QUERY = 500
@@ -131,18 +133,43 @@ class DatabaseClient:
         return typed_frame(table, frames)
 
     def read_minting_operations(
-        self, *, updated_since: datetime | None = None, ids: Iterable[str] | None = None
+        self,
+        *,
+        updated_since: datetime | None = None,
+        ids: Iterable[str] | None = None,
+        mints: Iterable[str] | None = None,
+        shard: Shard | None = None,
+        group_statuses: Sequence[str] = (),
     ) -> pd.DataFrame:
-        """One row per operation; ``updated_since`` (tz-aware) and ``ids`` narrow the read."""
+        """One row per operation; ``updated_since`` (tz-aware), ``ids`` and ``mints`` narrow the read.
+
+        ``shard``: stream the whole table chunk by chunk and keep only the shard's rows (:mod:`..shards`),
+        so memory follows the shard, not the table; operations in ``group_statuses`` sharing a wallet and
+        level with another such operation go with their group's anchor."""
         table = TABLES["minting_operations"]
         statement = select(table).order_by(table.c.id)
         if updated_since is not None:
             statement = statement.where(table.c.updated_at >= updated_since)
+        if shard is not None and ids is None and mints is None:
+            return read_shard(self, statement, shard, group_statuses)
+        if mints is not None:
+            wanted = list(dict.fromkeys(str(m) for m in mints))
+            chunks = [statement.where(table.c.mint_address.in_(c)) for c in _chunks(wanted, IDS_PER_QUERY)]
+            return self.read_table(table.name, chunks).sort_values("id", ignore_index=True)
         if ids is None:
             return self.read_table(table.name, [statement])
         wanted = list(dict.fromkeys(str(i) for i in ids))
         chunks = [statement.where(table.c.id.in_(chunk)) for chunk in _chunks(wanted, IDS_PER_QUERY)]
         return self.read_table(table.name, chunks).sort_values("id", ignore_index=True)
+
+    def count_minting_operations(self) -> int:
+        table = TABLES["minting_operations"]
+        with self.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+    def duplicate_group_anchors(self, statuses: Sequence[str]) -> dict[tuple[str, str], int]:
+        """(wallet, level) -> the placing byte of each duplicate group (see :mod:`.database_shards`)."""
+        return duplicate_group_anchors(self, statuses)
 
     def read_source_image_registry(self) -> pd.DataFrame:
         table = TABLES["source_image_registry"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,10 +31,11 @@ from solana.rpc.jsonrpc import JsonRpcRequest
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
+from ..shards import base58_byte
 from .breaker import BreakerRegistry
 from .errors import DecodeError, LayerError, LayerTimeout, redact_url
 from .http import ATTEMPT_TIMEOUT_FACTOR, RetryPolicy
-from .metaplex import METADATA_PROGRAM_ID, UPDATE_AUTHORITY_OFFSET, decode_metadata, metadata_pda
+from .metaplex import METADATA_PROGRAM_ID, MINT_OFFSET, UPDATE_AUTHORITY_OFFSET, decode_metadata, metadata_pda
 from .ratelimit import TokenBucket
 from .solana_errors import LAYER, RpcError, map_exception, retryable
 from .solana_records import MetadataRead, SignatureRead, account_bytes, mint_hint, signature_read
@@ -192,14 +193,30 @@ class SolanaClient:
             return MetadataRead(mint, pda, "invalid", metadata, error, owner)
         return MetadataRead(metadata.mint, pda, "ok", metadata, owner=owner)
 
-    async def metadata_by_update_authority(self, authority: str) -> list[MetadataRead]:
-        """Every metadata account whose update authority is ``authority`` (getProgramAccounts + memcmp)."""
+    async def metadata_by_update_authority(
+        self, authority: str, mint_first_bytes: Iterable[int] | None = None
+    ) -> list[MetadataRead]:
+        """Every metadata account whose update authority is ``authority`` (getProgramAccounts + memcmp).
+
+        ``mint_first_bytes``: only the accounts whose mint starts with one of these bytes (one call per byte,
+        each with a second one-byte memcmp on the mint field): one shard of the listing at a time."""
         try:
             Pubkey.from_string(authority)
         except (ValueError, TypeError):
             raise DecodeError("update authority is not a base58 public key", layer=LAYER, where=authority) from None
         memcmp = {"memcmp": {"offset": UPDATE_AUTHORITY_OFFSET, "bytes": authority}}
-        config = {"encoding": "base64", "commitment": self.commitment, "filters": [memcmp]}
+        if mint_first_bytes is None:
+            return await self._program_accounts([memcmp])
+        parts = await asyncio.gather(
+            *(
+                self._program_accounts([memcmp, {"memcmp": {"offset": MINT_OFFSET, "bytes": base58_byte(byte)}}])
+                for byte in sorted(set(mint_first_bytes))
+            )
+        )
+        return [read for part in parts for read in part]
+
+    async def _program_accounts(self, filters: list[dict]) -> list[MetadataRead]:
+        config = {"encoding": "base64", "commitment": self.commitment, "filters": filters}
         result = await self._guarded(lambda: self._call("getProgramAccounts", [self.program_id, config]))
         keyed = result["value"] if isinstance(result, dict) else result
         if not isinstance(keyed, list):

@@ -1,7 +1,8 @@
 """Scoped reads of the block store's KV tier: only the blocks a run judges, and what judging them needs.
 
 A scope names blocks by number (the immediate sensor: the blocks ``vdc:latest`` moved past), by
-``vdc:latest`` alone, or by a time window (the frequent cadence: blocks mined since ``since``, found by
+``vdc:latest`` alone, by a shard of the deep scan (a slice of ``0..vdc:latest``; the last shard also walks
+up past the pointer), or by a time window (the frequent cadence: blocks mined since ``since``, found by
 walking down from ``vdc:latest`` in batches until a block older than the window). Beside the *judged*
 blocks the read takes *context* blocks, whose findings :func:`..cadences.in_scope` drops:
 
@@ -23,6 +24,7 @@ from datetime import datetime
 
 from ..cadences import BLOCK_SCOPE_ATTR, Scope
 from ..layers import blocks as fmt
+from ..shards import Shard
 from .base import LayerStatus, Snapshot
 
 WALK_BATCH = 32
@@ -72,9 +74,35 @@ async def _walk_window(kv, latest: int, since: datetime, values: dict[str, bytes
     return sorted(judged)
 
 
+async def _shard_numbers(kv, shard: Shard, latest: int | None, values: dict[str, bytes | None]) -> list[int]:
+    """The shard's slice of ``0..latest``; the last shard also takes the blocks persisted above ``latest``.
+
+    Without a readable ``vdc:latest`` the highest block key listed stands in for it."""
+    if latest is None:
+        numbers = [fmt.parse_block_key(key) for key in await kv.list_keys(fmt.BLOCK_KEY_PREFIX)]
+        latest = max((n for n in numbers if n is not None), default=None)
+        if latest is None:
+            return []
+    low, high = shard.block_range(latest)
+    judged = list(range(low, high))
+    top = latest + 1
+    while shard.last:  # up from the pointer, a batch at a time, until a batch holds no block
+        numbers = list(range(top, top + WALK_BATCH))
+        found = await kv.get_many([fmt.block_key(n) for n in numbers])
+        values.update(found)
+        present = [n for n in numbers if found[fmt.block_key(n)] is not None]
+        if not present:
+            break
+        judged += list(range(top, max(present) + 1))
+        top += WALK_BATCH
+    return judged
+
+
 async def resolve_numbers(kv, scope: Scope, latest: int | None, values: dict) -> list[int]:
     if scope.blocks == "numbers":
         return sorted(set(scope.block_numbers))
+    if scope.blocks == "shard":
+        return await _shard_numbers(kv, scope.shard, latest, values)
     if latest is None:
         return []
     if scope.blocks == "latest":

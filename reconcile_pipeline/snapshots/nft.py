@@ -5,6 +5,10 @@ operations only and the chain for their mints only: the listing of our mints by 
 finds chain-only mints) is skipped, since a mint whose row is merely outside the read is no orphan.
 Source images (backups included) and the registry are read whole by every scope; the pin list too,
 unless the scope has no operations at all.
+
+A shard of the deep scan (``scope.shard``) reads the shard's operations (the table streamed, the rest
+dropped chunk by chunk) and lists the chain for the shard's mint first bytes only (so its orphans are
+found); signatures and IPFS content follow the shard's rows. The pin list is still read whole.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import dataclasses
 import pandas as pd
 
 from .. import clients
-from ..cadences import Scope
+from ..cadences import CONFIRMED_STATES, Scope
 from ..layers.errors import LayerError
 from ..settings import Settings
+from ..shards import Shard
 from .base import LayerStatus, Snapshot, records_frame, skipped, status_from, unavailable
 
 CHAIN_COLUMNS = [
@@ -76,11 +81,13 @@ def snapshot_table(settings: Settings, reader: str) -> Snapshot:
 
 def snapshot_operations(settings: Settings, scope: Scope | None = None) -> Snapshot:
     """``minting_operations``: every row, or the scope's (by id, or updated since; optionally by state)."""
-    if scope is None or scope.ops == "all" and not scope.op_statuses:
+    if scope is None or scope.ops == "all" and not scope.op_statuses and scope.shard is None:
         return snapshot_table(settings, "read_minting_operations")
     client = clients.database_client(settings)
     try:
-        if scope.ops == "ids":
+        if scope.shard is not None and scope.ops == "all":
+            frame = client.read_minting_operations(shard=scope.shard, group_statuses=CONFIRMED_STATES)
+        elif scope.ops == "ids":
             frame = client.read_minting_operations(ids=list(scope.op_ids))
         elif scope.ops == "since":
             frame = client.read_minting_operations(updated_since=scope.since)
@@ -113,17 +120,23 @@ def _chain_row(read, listed: bool, listing_status: str) -> dict:
     return row
 
 
-async def snapshot_chain_metadata(settings: Settings, db_mints: list[str], *, listing: bool = True) -> Snapshot:
+async def snapshot_chain_metadata(
+    settings: Settings, db_mints: list[str], *, listing: bool = True, shard: Shard | None = None
+) -> Snapshot:
     """Our mints listed by update authority, plus every mint the DB names (to catch foreign authorities).
 
-    ``listing`` False (a scoped run): the DB's mints only; chain-only mints are outside the scope."""
+    ``listing`` False (a scoped run): the DB's mints only; chain-only mints are outside the scope.
+    ``shard``: the listing takes only the shard's mint first bytes, and drops the listed mints whose DB row
+    went to another shard with its duplicate group (:mod:`..shards`): they are no orphans."""
     async with clients.solana_client(settings) as solana:
         listing_status, listed = "ok", {}
         if listing and settings.solana.update_authority:
+            first_bytes = None if shard is None else shard.first_bytes()
             try:
-                listed = {
-                    r.mint: r for r in await solana.metadata_by_update_authority(settings.solana.update_authority)
-                }
+                reads = await solana.metadata_by_update_authority(settings.solana.update_authority, first_bytes)
+                listed = {r.mint: r for r in reads}
+                if shard is not None:
+                    listed = _without_rows_elsewhere(settings, listed, set(db_mints))
             except LayerError as exc:
                 listing_status = f"unavailable: {exc}"
         by_mint = await solana.metadata_for_mints(sorted(set(db_mints) - set(listed)))
@@ -135,6 +148,16 @@ async def snapshot_chain_metadata(settings: Settings, db_mints: list[str], *, li
         status.status = "unavailable" if status.unreadable == len(frame) else "degraded"
         status.message = listing_status
     return Snapshot(frame, status)
+
+
+def _without_rows_elsewhere(settings: Settings, listed: dict, db_mints: set[str]) -> dict:
+    """The listed mints minus those with a DB row outside the shard's read (raises LayerError)."""
+    unmatched = [mint for mint in listed if mint and mint not in db_mints]
+    if not unmatched:
+        return listed
+    with clients.database_client(settings) as client:
+        elsewhere = set(client.read_minting_operations(mints=unmatched)["mint_address"].dropna())
+    return {mint: read for mint, read in listed.items() if mint not in elsewhere}
 
 
 async def snapshot_tx_statuses(settings: Settings, signatures: list[str]) -> Snapshot:
