@@ -45,6 +45,7 @@ TAG_CADENCE, TAG_SCOPE, TAG_SUMMARY, TAG_IPFS_MODE = (
     "reconcile/ipfs_mode",
 )
 TAG_SHARD = "reconcile/shard"
+TAG_PARTITION = "dagster/partition"  # Dagster's tag on a partitioned run: the deep scan's shard key
 BLOCK_SCOPE_ATTR = "block_scope"  # attrs key of the KV snapshot frame: {"judged": [...], "context": [...]}
 
 
@@ -202,9 +203,17 @@ def scope_for(cadence: str, settings, now: datetime | None = None) -> Scope:
 
 
 def scope_from_tags(tags: dict[str, str]) -> Scope:
-    """The scope a run was started with; a run without one (e.g. the `reconcile` job) is manual: everything."""
+    """The scope a run was started with; a run of a deep-scan partition (``dagster/partition`` = ``64-007``,
+    e.g. a backfill launched from the UI) is that shard; a run without either is manual: everything."""
     if TAG_SCOPE in tags:
         return Scope.from_json(tags[TAG_SCOPE])
+    if TAG_PARTITION in tags:
+        from .shards import Shard
+
+        try:
+            return deep_scope(Shard.parse(tags[TAG_PARTITION]))
+        except ValueError:
+            pass
     scope = manual_scope(tags.get(TAG_CADENCE, "manual"))
     mode = tags.get(TAG_IPFS_MODE)
     return replace(scope, ipfs_mode=mode) if mode in ("deep", "regular") else scope

@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 from dagster import DagsterInstance, materialize
 
 from .cadences import CONFIRMED_STATES, Scope, deep_scope, scope_for
-from .defs import ALL_ASSETS, build_definitions
+from .defs import ALL_ASSETS, DEEP_ASSETS, DEEP_GX_CHECKS, build_definitions
 from .defs.assets import SNAPSHOT_ASSETS
+from .defs.deep import partition_key
+from .defs.deep_graph import DEEP_SHARDS
 from .defs.gx_checks import GX_CHECKS
 from .layers.errors import LayerError
 from .settings import load_settings
@@ -48,22 +50,26 @@ def _plain(metadata: dict) -> dict:
 
 
 def materialize_in_process(
-    config_path: str | None, selection: list, *, tags: dict[str, str] | None = None
+    config_path: str | None, selection: list, *, tags: dict[str, str] | None = None, partition: str | None = None
 ) -> RunSummary:
-    """Run the given assets (and asset checks) once on an ephemeral instance."""
+    """Run the given assets (and asset checks) once on an ephemeral instance (``partition``: a deep-scan shard)."""
     defs = build_definitions(config_path)
+    instance = DagsterInstance.ephemeral()
+    if partition is not None:
+        instance.add_dynamic_partitions(DEEP_SHARDS.name, [partition])
     result = materialize(
         selection,
         resources=defs.resources,
-        instance=DagsterInstance.ephemeral(),
+        instance=instance,
         tags=tags,
         run_config=QUIET,
         raise_on_error=False,
+        partition_key=partition,
     )
     summary = RunSummary(result.run_id, result.success)
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
-        summary.assets[materialization.asset_key.to_user_string()] = _plain(materialization.metadata)
+        summary.assets[materialization.asset_key.path[-1]] = _plain(materialization.metadata)  # deep/x: x
     for evaluation in result.get_asset_check_evaluations():
         summary.checks[evaluation.check_name] = {
             "passed": evaluation.passed,
@@ -88,7 +94,11 @@ def run_reconciliation(config_path: str | None, *, cadence: str, tags: dict[str,
 def run_scope(config_path: str | None, scope: Scope, *, alerts: bool = True) -> RunSummary:
     """One reconciliation over ``scope``, then (``alerts``) its alert evaluation."""
     started = time.monotonic()
-    summary = materialize_in_process(config_path, [*ALL_ASSETS, *GX_CHECKS], tags=scope.tags())
+    if scope.cadence == "deep":  # the deep scan's partitioned graph: one partition per shard
+        graph, partition = [*DEEP_ASSETS, *DEEP_GX_CHECKS], partition_key(scope)
+    else:
+        graph, partition = [*ALL_ASSETS, *GX_CHECKS], None
+    summary = materialize_in_process(config_path, graph, tags=scope.tags(), partition=partition)
     summary.scope = scope.summary()
     if alerts:
         summary.alerts = _evaluate_alerts(config_path, summary, scope, time.monotonic() - started)

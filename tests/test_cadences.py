@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, build_schedule_context
+from dagster import build_schedule_context, instance_for_test
 
 from reconcile_pipeline.cadences import (
     BLOCK_SCOPE_ATTR,
@@ -41,7 +41,13 @@ def test_definitions_have_the_sensor_the_schedules_and_a_job_per_cadence():
     for cadence in ("immediate", "frequent", "regular", "deep"):
         job = defs.resolve_job_def(f"reconcile_{cadence}")
         assert job.tags["reconcile/cadence"] == cadence
-        assert "consistency_findings" in {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+        keys = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+        if cadence == "deep":  # the deep scan's own graph, partitioned by shard
+            assert "deep/consistency_findings" in keys and not any("/" not in key for key in keys)
+            assert job.partitions_def.name == "deep_shards"
+        else:
+            assert "consistency_findings" in keys and not any(key.startswith("deep/") for key in keys)
+            assert job.partitions_def is None
 
 
 def test_cron_strings_follow_the_settings():
@@ -85,15 +91,19 @@ def test_scope_round_trips_through_run_tags():
 @pytest.mark.parametrize(("cadence", "complete"), [("frequent", False), ("regular", True), ("deep", True)])
 def test_each_schedule_requests_a_run_with_its_scope(cadence, complete, tmp_path):
     schedule = next(s for s in defs.schedules if s.name == f"reconcile_{cadence}_schedule")
-    context = build_schedule_context(
-        instance=DagsterInstance.ephemeral(),
-        scheduled_execution_time=NOW,
-        resources={"settings": SettingsResource(config_path=None)},
-    )
-    (request,) = schedule.evaluate_tick(context).run_requests
+    with instance_for_test() as instance:  # the deep schedule registers its shard partitions
+        context = build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=NOW,
+            resources={"settings": SettingsResource(config_path=None)},
+            repository_def=defs.get_repository_def(),
+        )
+        (request,) = schedule.evaluate_tick(context).run_requests
     scope = Scope.from_json(request.tags["reconcile/scope"])
     assert scope.cadence == cadence and scope.complete is complete
-    assert request.run_key == f"{cadence}:{NOW.isoformat()}"
+    suffix = ":1-000" if cadence == "deep" else ""  # deep: one partition (shard) per run, one shard when small
+    assert request.run_key == f"{cadence}:{NOW.isoformat()}{suffix}"
+    assert request.partition_key == ("1-000" if cadence == "deep" else None)
     if cadence == "frequent":
         assert scope.since == NOW - timedelta(seconds=900)
 

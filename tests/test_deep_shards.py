@@ -87,8 +87,17 @@ def test_the_schedule_requests_one_run_per_shard():
     requests = shard_run_requests([deep_scope(s) for s in all_shards(4)], when)
     assert [r.run_key for r in requests] == [f"deep:2026-11-22T02:30:00+00:00:4-00{i}" for i in range(4)]
     assert [scope_from_tags(r.tags).shard for r in requests] == all_shards(4)
+    assert [r.partition_key for r in requests] == [f"4-00{i}" for i in range(4)]  # Dagster partitions
     (single,) = shard_run_requests([deep_scope()], when)
-    assert single.run_key == "deep:2026-11-22T02:30:00+00:00" and TAG_SHARD not in single.tags
+    assert single.run_key == "deep:2026-11-22T02:30:00+00:00:1-000" and TAG_SHARD not in single.tags
+    assert single.partition_key == "1-000" and scope_from_tags(single.tags) == deep_scope()
+
+
+def test_a_partition_run_without_scope_tags_is_its_shard():
+    """A backfill or re-run launched from the UI carries only Dagster's partition tag."""
+    assert scope_from_tags({"dagster/partition": "4-002"}) == deep_scope(Shard(2, 4))
+    assert scope_from_tags({"dagster/partition": "1-000"}) == deep_scope()
+    assert scope_from_tags({"dagster/partition": "nonsense"}).complete  # not a shard key: manual, everything
 
 
 # -- a faulty world, shard by shard ------------------------------------------------------------------
@@ -150,7 +159,7 @@ def test_shard_runs_alert_without_resolving_each_other(sharded):
 
 
 def test_the_deep_schedule_fans_out_on_the_world(sharded):
-    from dagster import DagsterInstance, build_schedule_context
+    from dagster import build_schedule_context, instance_for_test
 
     from reconcile_pipeline.defs import defs
     from reconcile_pipeline.defs.resources import SettingsResource
@@ -158,15 +167,23 @@ def test_the_deep_schedule_fans_out_on_the_world(sharded):
     _, _, _, _, config = sharded
     schedule = next(s for s in defs.schedules if s.name == "reconcile_deep_schedule")
     when = datetime(2026, 11, 22, 2, 30, tzinfo=UTC)
-    context = build_schedule_context(
-        instance=DagsterInstance.ephemeral(),
-        scheduled_execution_time=when,
-        resources={"settings": SettingsResource(config_path=config)},
-    )
-    with pytest.MonkeyPatch.context() as patch:
+
+    def tick():
+        resources = {"settings": SettingsResource(config_path=config)}
+        context = build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=when,
+            resources=resources,
+            repository_def=defs.get_repository_def(),
+        )  # resolves the partitions
+        return schedule.evaluate_tick(context).run_requests
+
+    with pytest.MonkeyPatch.context() as patch, instance_for_test() as instance:  # a schedule needs a persistent one
         patch.setenv("RECONCILE_RECONCILIATION__DEEP_SHARD_SIZE", "13")
-        requests = schedule.evaluate_tick(context).run_requests
-    assert [r.tags[TAG_SHARD] for r in requests] == ["2-000", "2-001"]
+        requests, again = tick(), tick()  # the second tick finds its keys registered
+        registered = instance.get_dynamic_partitions("deep_shards")
+    assert [r.tags[TAG_SHARD] for r in requests] == ["2-000", "2-001"] == [r.partition_key for r in requests]
+    assert registered == ["2-000", "2-001"] and len(again) == 2
 
 
 def test_the_cli_refuses_a_bad_shard(capsys):

@@ -25,7 +25,6 @@ import contextlib
 from collections.abc import Iterator
 
 from dagster import (
-    AssetSelection,
     DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
@@ -45,9 +44,10 @@ from dagster import (
 
 from ..alerts import engine
 from ..cadence_events import ImmediateCursor, find_events
-from ..cadences import CADENCES, TAG_CADENCE, TAG_SHARD, cadence_crons, scope_for
+from ..cadences import CADENCES, TAG_CADENCE, TAG_PARTITION, TAG_SHARD, cadence_crons, scope_for
 from ..settings import load_settings
 from .deep import deep_schedule
+from .deep_graph import deep_selection, main_selection
 from .resources import SettingsResource
 
 IMMEDIATE_SENSOR = "reconcile_immediate_sensor"
@@ -63,7 +63,7 @@ _SETTINGS = load_settings()  # the code location's settings (RECONCILE_CONFIG / 
 def alert_job_name(job_name: str, tags) -> str:
     """The job a run-failure alert is keyed by: a shard of the deep scan is its own (``reconcile_deep:8-003``),
     so one shard's success never resolves another shard's failure."""
-    shard = tags.get(TAG_SHARD)
+    shard = tags.get(TAG_SHARD) or tags.get(TAG_PARTITION)
     return f"{job_name}:{shard}" if shard else job_name
 
 
@@ -71,7 +71,7 @@ def cadence_job(cadence: str):
     small = cadence in ("immediate", "frequent")
     return define_asset_job(
         f"reconcile_{cadence}",
-        selection=AssetSelection.all(),
+        selection=deep_selection() if cadence == "deep" else main_selection(),  # deep: partitioned by shard
         tags={TAG_CADENCE: cadence},
         description=DESCRIPTIONS[cadence],
         executor_def=in_process_executor if small else None,

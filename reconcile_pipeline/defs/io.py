@@ -14,7 +14,8 @@ class ParquetIOManager(ConfigurableIOManager):
     settings: SettingsResource
 
     def _folder(self, asset_key: tuple[str, ...]) -> Path:
-        return Path(self.settings.load().data_dir) / "snapshots" / "__".join(asset_key)
+        # by asset name: the deep scan's deep/<name> runs write beside every other run's files (keyed by run id)
+        return Path(self.settings.load().data_dir) / "snapshots" / asset_key[-1]
 
     def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
         folder = self._folder(tuple(context.asset_key.path))
