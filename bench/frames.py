@@ -35,6 +35,7 @@ NFT_FRAMES = (
     "ipfs_objects",
 )
 CONSTANT_FRAMES = ("source_images", "db_source_image_registry")
+READ_BATCH_ROWS = 128 * 1024  # pd.read_parquet (pyarrow dataset) hands a column over in batches of this size
 
 
 def template_dir(cache: Path) -> Path:
@@ -173,7 +174,9 @@ def load_frames(cache: Path, nfts: int, chunk: int, fault_every: int) -> dict[st
     frames: dict[str, pd.DataFrame] = {}
     for name in NFT_FRAMES:
         tables = [pq.read_table(part / f"{name}.parquet") for part in parts]
-        frame = pa.concat_tables(tables).to_pandas()
+        # chunked as the IO manager's read of one asset file is (batches of 128Ki rows), not by part
+        table = pa.concat_tables(tables).combine_chunks()
+        frame = pa.Table.from_batches(table.to_batches(max_chunksize=READ_BATCH_ROWS), table.schema).to_pandas()
         if name in ("ipfs_objects", "pinata_pins"):  # the images: rows every world has once
             constant = pd.read_parquet(template / f"{name}.parquet")
             if name == "ipfs_objects":

@@ -396,3 +396,44 @@ def test_parquet_round_trip_gives_the_same_join(tmp_path):
     before, after = build_nft_consistency(frames, settings()), build_nft_consistency(read_back, settings())
     columns = ["entity_id", "db_read", "chain_read", "metadata_read", "image_read", "metadata_pin", "json_level"]
     assert before[columns].astype(str).values.tolist() == after[columns].astype(str).values.tolist()
+
+
+def test_vectorized_cid_keys_agree_with_the_parser_on_every_spelling():
+    import random
+
+    from reconcile_pipeline.checks.nft_join_keys import _slow_cid, _slow_ref, cid_key, cid_keys, ref_keys, v1_of_key
+    from reconcile_pipeline.layers.multibase import encode_base58btc
+
+    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+    rng = random.Random(3)
+    texts = ["Qm" + "".join(rng.choice(alphabet) for _ in range(44)) for _ in range(400)]  # most are no CID
+    texts += [encode_base58btc(b"\x12\x20" + rng.randbytes(32)) for _ in range(50)]
+    texts += [encode_base58btc(b"\x12\x20" + bytes(32)), encode_base58btc(b"\x12\x20" + b"\xff" * 32)]
+    texts += [" " + texts[-1], "", None, "bafy", str(unixfs_cid(b"x").to_v1()), "QmX" * 20]
+    for dtype in ("str", "object"):
+        keys = cid_keys(pd.Series(texts, dtype=dtype))
+        assert keys.tolist() == [_slow_cid(text) for text in texts]
+    for text in texts:
+        key = _slow_cid(text)
+        assert (key is None) == (cid_key(text) is None) and (key is None or v1_of_key(key) == cid_key(text))
+    uris = [f"ipfs://{t}" for t in texts if t] + [f"https://gateway.pinata.cloud/ipfs/{texts[-7]}/a?b", "IPFS://x"]
+    assert ref_keys(pd.Series(uris, dtype="str")).tolist() == [_slow_ref(uri) for uri in uris]
+
+
+def test_canonical_metadata_fast_path_matches_the_parser_on_hostile_variants():
+    from reconcile_pipeline.checks.nft_join_metadata import metadata_fields, parse_metadata
+
+    def doc(name: str = "AIW3 #0", level: str = "Bronze") -> str:
+        return (
+            f'{{"name":"{name}","symbol":"AIW3","description":"d","image":"ipfs://x",'
+            f'"attributes":[{{"trait_type":"Level","value":"{level}"}}],'
+            '"properties":{"files":[{"uri":"ipfs://x","type":"image/png"}],"category":"image"}}'
+        )
+
+    texts = [doc(), doc(name="  "), doc(name="\u3000"), doc(name="\u00e9"), doc(name='a\\"b'), doc(name="a\tb")]
+    texts += [doc(level="\\ud800"), doc(level=""), doc() + " ", "[1]", "not json", None, "[" * 5000 + "]" * 5000]
+    for cap in (100_000, 200):
+        fields = metadata_fields(pd.Series(texts, dtype="str"), pd.Series(True, index=range(len(texts))), cap)
+        for position, text in enumerate(texts):
+            got = {key: None if pd.isna(value) else value for key, value in fields.iloc[position].items()}
+            assert {**got, "json_parsed": bool(got["json_parsed"])} == parse_metadata(text, cap), text

@@ -13,7 +13,7 @@ from ..settings import Settings
 from .findings import empty_findings
 from .nft_checks_common import Verdict, emit_verdict, flag, isin, layer_reason, present
 from .nft_join import MINTED
-from .nft_join_ipfs import same_reference
+from .nft_join_keys import same_reference
 
 
 def db_unreadable(nft: pd.DataFrame) -> str | None:

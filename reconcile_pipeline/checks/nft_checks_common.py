@@ -14,6 +14,7 @@ import pandas as pd
 
 from .catalogue import CATALOGUE
 from .findings import empty_findings, findings_from
+from .nft_join_keys import omap
 
 _EMPTY = empty_findings()
 WHOLE_CHECK = "*"  # entity id of an unknown that covers every entity the unreadable layer would have named
@@ -32,23 +33,42 @@ class Verdict:
         return cls(fail, unknown.fillna(False).astype(bool) & ~fail)
 
 
+def _is_text(series: pd.Series) -> bool:
+    return isinstance(series.dtype, pd.StringDtype)
+
+
 def flag(series: pd.Series, value: object = True) -> pd.Series:
     """A plain bool mask: ``series == value`` with NA as False (object, boolean and string columns alike)."""
+    if isinstance(value, str) and _is_text(series):
+        return series.eq(value).fillna(False).astype(bool)
+    if isinstance(value, bool) and series.dtype == bool:
+        return series.eq(value)
     return series.astype("object").eq(value).fillna(False).astype(bool)
 
 
 def isin(series: pd.Series, values: object) -> pd.Series:
-    return series.astype("object").isin(list(values)).fillna(False).astype(bool)
+    values = list(values)
+    if _is_text(series) and all(isinstance(value, str) for value in values):
+        return series.isin(values).fillna(False).astype(bool)
+    return series.astype("object").isin(values).fillna(False).astype(bool)
 
 
 def text(series: pd.Series, missing: str = "none") -> pd.Series:
     """Values as text for messages, ``missing`` for NA (pandas' ``astype(str)`` keeps NA as NA)."""
-    values = series.astype("object")
-    return values.where(values.notna(), missing).map(str).astype("object")
+    if _is_text(series):
+        return series.fillna(missing)
+    return omap(series, lambda value: missing if value is None else str(value))
 
 
 def present(series: pd.Series) -> pd.Series:
-    return series.notna() & series.astype("object").map(lambda v: v != "")
+    if _is_text(series):
+        return series.ne("").fillna(False).astype(bool) & series.notna()
+    values = series.astype("object")
+    try:
+        differs = pd.Series(values.to_numpy() != "", index=series.index).astype(bool)
+    except (TypeError, ValueError):
+        differs = values.map(lambda v: v != "")
+    return series.notna() & differs
 
 
 def emit(
@@ -113,11 +133,12 @@ def pick(condition: pd.Series, then: pd.Series | str, otherwise: pd.Series | str
     index = condition.index
     a = then if isinstance(then, pd.Series) else pd.Series(then, index=index)
     b = otherwise if isinstance(otherwise, pd.Series) else pd.Series(otherwise, index=index)
-    return a.astype("object").where(condition.fillna(False).astype(bool), b.astype("object"))
+    holds = condition.fillna(False).astype(bool)
+    if _is_text(a) and _is_text(b):
+        return a.where(holds, b)
+    return a.astype("object").where(holds, b.astype("object"))
 
 
 def layer_reason(layer: str, errors: pd.Series) -> pd.Series:
     """``"<layer> unreadable: <error>"`` per row."""
-    return errors.astype("object").map(
-        lambda e: f"{layer} unreadable: {e if isinstance(e, str) and e else 'no reason'}"
-    )
+    return omap(errors, lambda e: f"{layer} unreadable: {e if isinstance(e, str) and e else 'no reason'}")

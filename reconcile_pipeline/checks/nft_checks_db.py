@@ -101,7 +101,10 @@ def check_db_stuck_pending(nft: pd.DataFrame, settings: Settings, *, now: dateti
 
 
 def check_db_duplicate_mint(nft: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """More than one minted operation for a (wallet, level); only groups of several operations are aggregated."""
     minted = nft[db_ok(nft) & isin(nft["db_status"], MINTED) & present(nft["wallet"]) & present(nft["db_level"])]
+    operations = minted.groupby(["wallet", "db_level"], dropna=True)["op_id"].transform("nunique")
+    minted = minted[operations.fillna(0) > 1]
     grouped = minted.groupby(["wallet", "db_level"], sort=True).agg(
         op_ids=("op_id", lambda ids: sorted(set(ids))), mints=("mint", lambda m: sorted(set(m.dropna())))
     )

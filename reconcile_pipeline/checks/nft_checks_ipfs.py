@@ -16,7 +16,7 @@ from ..settings import Settings
 from .nft_checks_chain import chain_is, db_ok, db_reason
 from .nft_checks_common import Verdict, emit_verdict, flag, isin, pick, present, text
 from .nft_join import MINTED
-from .nft_join_ipfs import same_reference
+from .nft_join_keys import omap, same_reference
 
 TRUTH_UNKNOWN = "on-chain URI unreadable: the DB's metadata URI fails this check, the truth is unknown"
 
@@ -30,7 +30,7 @@ def first_reason(nft: pd.DataFrame, cases: list[tuple[pd.Series, pd.Series | str
 
 
 def _gateway_reason(nft: pd.DataFrame, prefix: str) -> pd.Series:
-    return nft[f"{prefix}_error"].astype("object").map(lambda e: f"IPFS gateways unreadable for the {prefix}: {e}")
+    return omap(nft[f"{prefix}_error"], lambda e: f"IPFS gateways unreadable for the {prefix}: {e}")
 
 
 def _settled(nft: pd.DataFrame) -> pd.Series:

@@ -55,30 +55,35 @@ def _ipfs_metrics(frames: dict[str, pd.DataFrame]) -> dict:
     }
 
 
+def _row_keys(nft: pd.DataFrame) -> list[pd.Series]:
+    """Every entity id a finding may name for a row: the row, its objects, its level, its wallet:level."""
+    return [
+        nft["entity_id"],
+        nft["metadata_cid"],
+        nft["metadata_cid"] + nft["metadata_path"].fillna(""),
+        nft["image_cid"],
+        nft["image_cid"] + nft["image_path"].fillna(""),
+        nft["check_level"],
+        nft["wallet"].astype("object") + ":" + nft["db_level"].astype("object"),
+    ]
+
+
+def _named(keys: list[pd.Series], entity_ids: set) -> pd.Series:
+    """Per row, whether a finding names one of its keys (NA keys name nothing)."""
+    names = list(entity_ids)
+    hits = [key.notna() & key.astype(str).isin(names) for key in keys]
+    return pd.concat(hits, axis=1).any(axis=1) if hits else pd.Series(False, index=keys[0].index)
+
+
 def _row_states(nft: pd.DataFrame, findings: pd.DataFrame) -> pd.Series:
     """Per joined row: ``inconsistent`` | ``unverified`` | ``consistent``."""
-    keys = (
-        pd.concat(
-            [
-                nft["entity_id"],
-                nft["metadata_cid"],
-                nft["metadata_cid"] + nft["metadata_path"].fillna(""),
-                nft["image_cid"],
-                nft["image_cid"] + nft["image_path"].fillna(""),
-                nft["check_level"],
-                nft["wallet"].astype("object") + ":" + nft["db_level"].astype("object"),
-            ]
-        )
-        .dropna()
-        .astype(str)
-    )
+    keys = _row_keys(nft)
     named = findings[findings["entity_id"] != WHOLE_CHECK]
     fails, unknowns = set(named.loc[named["status"] == "fail", "entity_id"]), set(named["entity_id"])
-    failed = keys.isin(fails).groupby(level=0).any().reindex(nft.index, fill_value=False)
-    unknown = keys.isin(unknowns).groupby(level=0).any().reindex(nft.index, fill_value=False)
+    failed, unknown = _named(keys, fails), _named(keys, unknowns)
     state = pd.Series("consistent", index=nft.index, dtype="object")
-    state[unknown] = "unverified"
-    state[failed] = "inconsistent"
+    state[unknown.to_numpy()] = "unverified"
+    state[failed.to_numpy()] = "inconsistent"
     return state
 
 

@@ -13,11 +13,14 @@ not there) | ``unavailable`` (could not be read: checks say unknown) | ``invalid
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..settings import Settings
-from ..snapshots.base import layer_readable, read_status
-from .nft_join_ipfs import attach_metadata_fields, attach_objects, cid_key, omap
+from ..snapshots.base import read_status
+from .nft_join_frames import attach_by_key, frame_of, is_text, joined_input, same_key_type
+from .nft_join_ipfs import attach_metadata_fields, attach_objects
+from .nft_join_keys import cid_keys
 
 MINTED = frozenset({"BLOCKCHAIN_CONFIRMED", "VERIFIED", "COMPLETED"})  # the DB says the NFT exists
 PRE_CHAIN = frozenset({"PENDING", "SOURCE_READ", "IPFS_UPLOADED", "BLOCKCHAIN_SUBMITTED"})
@@ -64,13 +67,16 @@ NFT_CONSISTENCY_COLUMNS = """
 """.split()
 
 
-def frame_of(frames: dict[str, pd.DataFrame], name: str, columns: list[str]) -> tuple[pd.DataFrame, str | None]:
-    """The named snapshot frame with at least ``columns``, and why it is unreadable (None if readable)."""
-    frame = frames.get(name)
-    if frame is None:
-        return pd.DataFrame(columns=columns), f"{name}: no snapshot"
-    reason = None if layer_readable(frame) else f"{name}: {read_status(frame).get('message') or 'unavailable'}"
-    return frame.reindex(columns=list(dict.fromkeys([*frame.columns, *columns]))), reason
+STATUS_COLUMNS = [  # every row has one of a few values: Arrow-backed strings, compared without Python objects
+    "chain_read",
+    "tx_read",
+    "metadata_read",
+    "image_read",
+    "metadata_pin",
+    "image_pin",
+    "source_read",
+    "registry_read",
+]
 
 
 def listing_problem(frames: dict[str, pd.DataFrame], settings: Settings) -> str | None:
@@ -89,12 +95,14 @@ def listing_problem(frames: dict[str, pd.DataFrame], settings: Settings) -> str 
 
 
 def _db_chain(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    ops, db_reason = frame_of(frames, "db_minting_operations", list(DB_COLUMNS))
-    chain, chain_reason = frame_of(frames, "solana_metadata_accounts", list(CHAIN_COLUMNS))
-    db = ops[list(DB_COLUMNS)].rename(columns=DB_COLUMNS).astype({"mint": "object", "op_id": "object"})
+    ops, db_reason = joined_input(frames, "db_minting_operations", list(DB_COLUMNS))
+    chain, chain_reason = joined_input(frames, "solana_metadata_accounts", list(CHAIN_COLUMNS))
+    db = ops[list(DB_COLUMNS)].rename(columns=DB_COLUMNS)
     accounts = chain[list(CHAIN_COLUMNS)].rename(columns=CHAIN_COLUMNS).dropna(subset=["mint"])
     accounts = accounts.sort_values("chain_read", key=lambda s: s != "ok", kind="stable").drop_duplicates("mint")
-    with_mint = db[db["mint"].notna()].merge(accounts.astype({"mint": "object"}), on="mint", how="outer")
+    db, accounts = same_key_type(db, accounts, "mint")
+    db = db.astype({"op_id": "str" if is_text(db["op_id"]) else "object"})
+    with_mint = db[db["mint"].notna()].merge(accounts, on="mint", how="outer")
     joined = pd.concat([with_mint, db[db["mint"].isna()]], ignore_index=True)
     in_db = joined["op_id"].notna()
     joined["db_read"] = "ok"
@@ -113,10 +121,9 @@ def _db_chain(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _attach_tx(joined: pd.DataFrame, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    txs, reason = frame_of(frames, "solana_transaction_statuses", list(TX_COLUMNS))
+    txs, reason = joined_input(frames, "solana_transaction_statuses", list(TX_COLUMNS))
     statuses = txs[list(TX_COLUMNS)].rename(columns=TX_COLUMNS).dropna(subset=["db_tx_signature"])
-    statuses = statuses.drop_duplicates("db_tx_signature").astype({"db_tx_signature": "object"})
-    joined = joined.astype({"db_tx_signature": "object"}).merge(statuses, on="db_tx_signature", how="left")
+    joined = attach_by_key(joined, statuses.drop_duplicates("db_tx_signature"), "db_tx_signature")
     has_sig, unread = joined["db_tx_signature"].notna(), joined["tx_read"].isna()
     joined["tx_read"] = joined["tx_read"].astype("object")
     joined.loc[has_sig & unread, "tx_read"] = "unavailable"
@@ -127,9 +134,10 @@ def _attach_tx(joined: pd.DataFrame, frames: dict[str, pd.DataFrame]) -> pd.Data
 
 
 def _attach_ipfs(joined: pd.DataFrame, frames: dict[str, pd.DataFrame], settings: Settings) -> pd.DataFrame:
-    objects, reason = frame_of(frames, "ipfs_objects", IPFS_COLUMNS)
+    objects, reason = joined_input(frames, "ipfs_objects", IPFS_COLUMNS)
     from_chain = joined["chain_read"] == "ok"
-    joined["metadata_uri"] = joined["chain_uri"].where(from_chain, joined["db_metadata_uri"]).astype("object")
+    uri = joined["chain_uri"].where(from_chain, joined["db_metadata_uri"])
+    joined["metadata_uri"] = uri if is_text(uri) else uri.astype("object")
     source = pd.Series("database", index=joined.index).where(~from_chain, "chain")
     joined["metadata_uri_source"] = source.where(joined["metadata_uri"].notna(), None)
     joined["uri_is_truth"] = joined["chain_read"].isin(["ok", "missing", "none"])
@@ -143,6 +151,8 @@ def _attach_ipfs(joined: pd.DataFrame, frames: dict[str, pd.DataFrame], settings
     joined = attach_objects(
         joined, objects, "image_uri", "image", role="image", gateways=gateways, unread_reason=unread
     ).drop(columns=["image_content_text"])
+    for column in ("json_name", "json_image", "json_level", "image_uri"):  # plain values, None for missing
+        joined[column] = joined[column].astype("object").where(joined[column].notna(), None)
     meta_unknown = joined["metadata_read"] == "unavailable"
     joined.loc[meta_unknown, "image_read"] = "unavailable"
     joined.loc[meta_unknown, "image_error"] = "metadata JSON unreadable, so its image is unknown"
@@ -150,12 +160,12 @@ def _attach_ipfs(joined: pd.DataFrame, frames: dict[str, pd.DataFrame], settings
 
 
 def _attach_pins(joined: pd.DataFrame, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    pins, reason = frame_of(frames, "pinata_pins", ["cid"])
-    pinned = set(omap(pins["cid"], cid_key).dropna())
+    pins, reason = joined_input(frames, "pinata_pins", ["cid"])
+    pinned = cid_keys(pins["cid"]).dropna().unique()
     for prefix in ("metadata", "image"):
-        keys = omap(joined[f"{prefix}_cid"], cid_key)
-        state = omap(keys, lambda k: None if k is None else ("pinned" if k in pinned else "not_pinned"))
-        state = state.where(keys.notna(), "none").astype("object")
+        keys = cid_keys(joined[f"{prefix}_cid"])
+        state = pd.Series(np.where(keys.isin(pinned), "pinned", "not_pinned"), index=joined.index, dtype="object")
+        state = state.where(keys.notna(), "none")
         if reason:
             state = state.where(keys.isna(), "unavailable")
         joined[f"{prefix}_pin"] = state
@@ -176,8 +186,8 @@ def _attach_source(joined: pd.DataFrame, frames: dict[str, pd.DataFrame]) -> pd.
     hashes = hashes.set_axis(["check_level", "registry_hash"], axis=1).assign(registry_read="ok")
     hashes["registry_hash"] = hashes["registry_hash"].astype("object").str.lower()
     joined["check_level"] = joined["db_level"].where(joined["db_read"] == "ok", joined["json_level"]).astype("object")
-    joined = joined.merge(levels.astype({"check_level": "object"}), on="check_level", how="left")
-    joined = joined.merge(hashes.astype({"check_level": "object"}), on="check_level", how="left")
+    joined = attach_by_key(joined, levels, "check_level")
+    joined = attach_by_key(joined, hashes, "check_level")
     has_level = joined["check_level"].notna()
     joined["source_read"] = joined["source_read"].astype("object")
     joined.loc[has_level & joined["source_read"].isna(), "source_read"] = (
@@ -220,12 +230,12 @@ def build_nft_consistency(frames: dict[str, pd.DataFrame], settings: Settings) -
 
     ``attrs["unreadable"]`` names each layer that could not be read as a whole, with the reason.
     """
-    joined = _db_chain(frames)
-    joined = _attach_tx(joined, frames)
+    joined = _db_chain(frames)  # the order is set here, on the narrow frame: every later step keeps it
+    joined = joined.sort_values(["entity_type", "entity_id", "op_id"], kind="stable", na_position="last")
+    joined = _attach_tx(joined.reset_index(drop=True), frames)
     joined = _attach_ipfs(joined, frames, settings)
     joined = _attach_pins(joined, frames)
     joined = _attach_source(joined, frames)
-    joined = joined.sort_values(["entity_type", "entity_id", "op_id"], kind="stable", na_position="last")
-    joined = joined.reset_index(drop=True)[NFT_CONSISTENCY_COLUMNS]
+    joined = joined.reset_index(drop=True)[NFT_CONSISTENCY_COLUMNS].astype(dict.fromkeys(STATUS_COLUMNS, "str"))
     joined.attrs = {"unreadable": unreadable_layers(frames, settings)}
     return joined

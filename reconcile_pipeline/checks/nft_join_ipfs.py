@@ -1,77 +1,38 @@
-"""IPFS side of the NFT join (pure, no I/O): URI references, the objects a snapshot read, metadata JSON.
+"""IPFS side of the NFT join (pure, no I/O): the objects a snapshot read, found for a column of URIs.
 
-- :func:`ref_key` names the object a URI points at in one canonical spelling (CIDv1 + path), so
-  ``ipfs://Qm…``, ``https://gateway.pinata.cloud/ipfs/Qm…`` and ``ipfs://bafy…`` of the same DAG compare equal;
-  :func:`same_reference` compares two URI columns that way (raw text where a URI is no IPFS reference).
 - :func:`attach_objects` finds, for a column of URIs, the ``ipfs_objects`` row the snapshot read for it
   (matched by the row's ``uris`` list, then by canonical reference) and adds its read status, hashes and
   per-gateway counts under a prefix. A URI the snapshot did not read is ``unavailable`` (unknown).
-- :func:`parse_metadata` checks a metadata document: JSON object, ``name``, ``image`` and a ``Level``
-  attribute; bombs (deep nesting, oversized text) become a ``json_error``, never an exception.
+- URI references and keys: :mod:`.nft_join_keys` (:func:`ref_key`, :func:`same_reference`, ...);
+  metadata documents: :mod:`.nft_join_metadata` (:func:`parse_metadata`). Both are re-exported here.
+
+Every lookup is a vectorized index lookup; JSON and CID parsing run once per distinct value.
 """
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
-from ..layers.cid import parse_cid, parse_ipfs_uri
-from ..layers.errors import DecodeError
+from .nft_join_keys import arrow_texts, cid_key, cid_keys, nonblank, omap, ref_key, ref_keys, same_reference, v1_of_key
+from .nft_join_metadata import METADATA_FIELDS, attach_metadata_fields, parse_metadata
+
+__all__ = [
+    "METADATA_FIELDS",
+    "attach_metadata_fields",
+    "attach_objects",
+    "cid_key",
+    "omap",
+    "parse_metadata",
+    "ref_key",
+    "same_reference",
+]
 
 UNREADABLE_GATEWAY = "unavailable"
 OBJECT_FIELDS = ["cid", "path", "read", "error", "sha256", "size", "content_text", "gateway_statuses"]
 COUNT_FIELDS = ["gateways_ok", "gateways_unreadable", "gateways_integrity"]
-METADATA_FIELDS = ["json_parsed", "json_error", "json_name", "json_image", "json_level"]
-
-
-def omap(series: pd.Series, function) -> pd.Series:
-    """``function`` over the values as plain Python objects (NA -> None), into an object Series."""
-    values = [None if _is_na(v) else v for v in series.astype("object")]
-    return pd.Series([function(v) for v in values], index=series.index, dtype="object")
-
-
-def _is_na(value: object) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def cid_key(text: object) -> str | None:
-    """A CID in its CIDv1 spelling (None if ``text`` is not a CID)."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return str(parse_cid(text.strip()).to_v1())
-    except DecodeError:
-        return None
-
-
-def ref_key(uri: object) -> str | None:
-    """``CIDv1 + path`` of the object an IPFS URI names, in any of its forms; None for other URIs."""
-    if not isinstance(uri, str) or not uri.strip():
-        return None
-    try:
-        ref = parse_ipfs_uri(uri.strip())
-    except DecodeError:
-        return None
-    if ref is None:
-        return None
-    cid, path = ref
-    return f"{cid.to_v1()}{path}"
-
-
-def _comparable(uris: pd.Series) -> pd.Series:
-    keys = omap(uris, ref_key)
-    raw = omap(uris, lambda u: u.strip() if isinstance(u, str) and u.strip() else None)
-    return keys.where(keys.notna(), raw)
-
-
-def same_reference(left: pd.Series, right: pd.Series) -> pd.Series:
-    """True where both URIs name the same object (both empty counts as the same)."""
-    a, b = _comparable(left), _comparable(right)
-    return (a == b).fillna(False).astype(bool) | (a.isna() & b.isna())
 
 
 def _gateway_counts(statuses: object, gateways: int) -> tuple[int, int, int]:
@@ -86,19 +47,54 @@ def _gateway_counts(statuses: object, gateways: int) -> tuple[int, int, int]:
     return values.count("ok"), values.count(UNREADABLE_GATEWAY), values.count("integrity")
 
 
-def _object_table(objects: pd.DataFrame, role: str) -> tuple[pd.DataFrame, dict, dict]:
-    """The objects (RangeIndex) and lookups uri -> row and canonical reference -> row, rows of ``role`` first."""
-    table = objects.reset_index(drop=True)
+def _counts(statuses: pd.Series, read: pd.Series, gateways: int) -> pd.DataFrame:
+    """Per row, the gateway counts (parsed once per distinct statuses text); none for unread or refused rows."""
+    codes, uniques = pd.factorize(statuses, use_na_sentinel=True)
+    table = np.array([_gateway_counts(value, gateways) for value in [*uniques, None]], dtype="int64")
+    counts = table[codes]  # code -1 (NA) takes the last row: nothing read
+    counts[read.isin(["none", "refused"]).to_numpy()] = 0
+    return pd.DataFrame(counts, index=statuses.index, columns=COUNT_FIELDS)
+
+
+def _lookup(index_values: pd.Series, positions: pd.Index, wanted: pd.Series) -> np.ndarray:
+    """For each wanted value, the position of its first match in ``index_values`` (-1 if none)."""
+    same = isinstance(index_values.dtype, pd.StringDtype) and isinstance(wanted.dtype, pd.StringDtype)
+    kind = "str" if same else "object"
+    found = pd.Index(index_values.astype(kind)).get_indexer(wanted.astype(kind))
+    rows = np.append(positions.to_numpy(), -1)  # found == -1 picks the -1 appended
+    return rows[found]
+
+
+def _by_uri(table: pd.DataFrame, priority: pd.Series, uris: pd.Series) -> np.ndarray:
+    """Row of the object whose ``uris`` list holds each URI (rows of the wanted role first), -1 if none."""
+    listed = table[["uris"]].assign(_priority=priority).explode("uris").dropna(subset=["uris"])
+    listed = listed.sort_values("_priority", kind="stable").drop_duplicates("uris")
+    texts = arrow_texts(uris)
+    wanted = texts if texts is not None else uris.where(omap(uris, lambda u: isinstance(u, str)).astype(bool), None)
+    return _lookup(listed["uris"].astype(str), listed.index, wanted)
+
+
+def _by_key(table: pd.DataFrame, priority: pd.Series, keys: pd.Series) -> np.ndarray:
+    """Row of the object whose canonical ``cid + path`` is each key, -1 if none."""
+    paths = table["path"].astype("object")
+    paths = paths.where(omap(paths, lambda p: isinstance(p, str)).astype(bool), "")
+    own = pd.DataFrame({"key": cid_keys(table["cid"]) + paths, "_priority": priority})
+    own = own.dropna(subset=["key"]).sort_values("_priority", kind="stable").drop_duplicates("key")
+    return _lookup(own["key"], own.index, keys)
+
+
+def _found(table: pd.DataFrame, role: str, uris: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Object row per URI (-1: the snapshot did not read it) and the URIs' canonical keys (None: no IPFS ref)."""
     priority = (table["role"] != role).astype(int)
-    by_uri = table[["uris"]].assign(_priority=priority).explode("uris").dropna(subset=["uris"])
-    by_uri = by_uri.sort_values("_priority", kind="stable").drop_duplicates("uris")
-    uri_rows = dict(zip(by_uri["uris"].astype(str), by_uri.index, strict=True))
-    paths = omap(table["path"], lambda p: p if isinstance(p, str) else "")
-    cids = omap(table["cid"], cid_key)
-    keys = pd.DataFrame({"key": cids + paths, "_priority": priority})
-    keys = keys.dropna(subset=["key"]).sort_values("_priority", kind="stable").drop_duplicates("key")
-    key_rows = dict(zip(keys["key"], keys.index, strict=True))
-    return table.rename(columns={"status": "read"}), uri_rows, key_rows
+    found = _by_uri(table, priority, uris)
+    keys = pd.Series(None, index=uris.index, dtype="object")
+    rest = found < 0
+    if rest.any():
+        keys[rest] = ref_keys(uris[rest])
+        by_key = rest & keys.notna().to_numpy()
+        if by_key.any():
+            found[by_key] = _by_key(table, priority, keys[by_key])
+    return found, keys
 
 
 def attach_objects(
@@ -113,96 +109,19 @@ def attach_objects(
 ) -> pd.DataFrame:
     """Add ``{prefix}_{cid,path,read,error,sha256,size,content_text,gateway_statuses,gateways_*}`` for each URI."""
     uris = rows[uri_column]
-    table, uri_rows, key_rows = _object_table(objects, role)
-    found = omap(uris, lambda u: uri_rows.get(u) if isinstance(u, str) else None)
-    keys = omap(uris, ref_key)
-    by_key = omap(keys, lambda k: key_rows.get(k) if k else None)
-    found = found.where(found.notna(), by_key)
-    positions = found.fillna(-1).astype(int).to_numpy()
-    picked = table.reindex(positions)[OBJECT_FIELDS].set_axis(rows.index)
-    has_uri = omap(uris, lambda u: isinstance(u, str) and bool(u.strip())).astype(bool)
-    unread = has_uri & found.isna()
-    picked["read"] = picked["read"].astype("object").where(found.notna(), None)
+    table = objects.reset_index(drop=True).rename(columns={"status": "read"})
+    found, keys = _found(table, role, uris)
+    picked = table[OBJECT_FIELDS].reindex(found).set_axis(rows.index)
+    hit = pd.Series(found >= 0, index=rows.index)
+    has_uri = nonblank(uris, keys.where(~hit, "found"))
+    unread = has_uri & ~hit
+    picked["read"] = picked["read"].astype("object").where(hit, None)
     picked.loc[unread, "read"] = UNREADABLE_GATEWAY
     picked.loc[unread, "error"] = unread_reason
     picked.loc[~has_uri, "read"] = "none"
-    fallback_cid = omap(keys, lambda k: k.split("/", 1)[0] if k else None)
-    picked["cid"] = picked["cid"].astype("object").where(picked["cid"].notna(), fallback_cid.where(unread, None))
-    counts = [
-        _gateway_counts(s, gateways) if read not in ("none", "refused") else (0, 0, 0)
-        for s, read in zip(picked["gateway_statuses"], picked["read"], strict=True)
-    ]
-    picked[COUNT_FIELDS] = pd.DataFrame(counts, index=rows.index, columns=COUNT_FIELDS)
+    if not isinstance(picked["cid"].dtype, pd.StringDtype):
+        picked["cid"] = picked["cid"].astype("object").where(picked["cid"].notna(), None)
+    if unread.any():
+        picked.loc[unread, "cid"] = omap(keys[unread], v1_of_key)
+    picked[COUNT_FIELDS] = _counts(picked["gateway_statuses"], picked["read"], gateways)
     return rows.join(picked.add_prefix(f"{prefix}_"))
-
-
-def _level_of(attributes: object) -> object:
-    if not isinstance(attributes, list):
-        return None
-    for item in attributes:
-        if isinstance(item, dict) and item.get("trait_type") == "Level":
-            return item.get("value")
-    return None
-
-
-def _text(value: object) -> str | None:
-    """A non-empty string that is valid Unicode (JSON allows lone surrogates such as "\\ud800"), else None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return None
-    return value
-
-
-def parse_metadata(text: object, max_bytes: int) -> dict:
-    """``json_parsed``, ``json_error`` (None when valid), ``json_name``, ``json_image``, ``json_level``."""
-    out = dict.fromkeys(METADATA_FIELDS)
-    out["json_parsed"] = False
-    if not isinstance(text, str):
-        out["json_error"] = "no JSON text (larger than the JSON byte cap, or not read)"
-        return out
-    if len(text.encode("utf-8", errors="replace")) > max_bytes:
-        out["json_error"] = f"larger than the JSON byte cap ({max_bytes} bytes)"
-        return out
-    try:
-        document = json.loads(text)
-    except RecursionError:
-        out["json_error"] = "not JSON: nested too deeply"
-        return out
-    except ValueError as exc:
-        out["json_error"] = f"not JSON: {str(exc)[:120]}"
-        return out
-    if not isinstance(document, dict):
-        out["json_error"] = f"not a JSON object ({type(document).__name__})"
-        return out
-    out["json_parsed"] = True
-    name, image, level = document.get("name"), document.get("image"), _level_of(document.get("attributes"))
-    out["json_name"], out["json_image"], out["json_level"] = _text(name), _text(image), _text(level)
-    missing = [
-        label
-        for label, value in (
-            ("name", out["json_name"]),
-            ("image", out["json_image"]),
-            ("attributes[Level]", out["json_level"]),
-        )
-        if value is None
-    ]
-    if missing:
-        out["json_error"] = f"required field missing or not text: {', '.join(missing)}"
-    return out
-
-
-def attach_metadata_fields(rows: pd.DataFrame, max_bytes: int) -> pd.DataFrame:
-    """Parse each readable metadata object's JSON text (rows whose metadata is not ``ok`` get nothing)."""
-    readable = rows["metadata_read"] == "ok"
-    parsed = [
-        parse_metadata(text, max_bytes) if ok else dict.fromkeys(METADATA_FIELDS)
-        for text, ok in zip(rows["metadata_content_text"], readable, strict=True)
-    ]
-    fields = pd.DataFrame(parsed, index=rows.index, columns=METADATA_FIELDS)
-    too_large = (rows["metadata_read"] == "invalid") & (rows["metadata_gateways_integrity"] == 0)
-    fields.loc[too_large, "json_error"] = "over the byte cap on every gateway that answered"
-    fields["json_parsed"] = fields["json_parsed"].fillna(False).astype(bool)
-    return rows.drop(columns=["metadata_content_text"]).join(fields)
