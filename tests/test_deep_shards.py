@@ -134,6 +134,15 @@ def test_the_union_of_the_shards_is_the_whole_deep_scan(sharded):
     assert sorted(ids) == sorted(ops["id"])  # every operation in exactly one shard
 
 
+def test_each_shard_keeps_only_the_pins_its_rows_name(sharded):
+    world, _, _, runs, _ = sharded
+    everything = {str(record.cid) for record in world.servers.store.pins()}
+    kept = [set(_frame(run, "pinata_pins")["cid"]) for run in runs]
+    assert all(pins < everything for pins in kept) and set().union(*kept) <= everything
+    assert sum(run.assets["pinata_pins"]["dagster/row_count"] for run in runs) < 2 * len(everything)
+    assert "kept" in runs[0].assets["pinata_pins"]["message"]  # "kept N of M pins ..."
+
+
 def test_no_shard_reports_a_row_outside_itself(sharded):
     _, _, scopes, runs, _ = sharded
     for scope, run in zip(scopes, runs, strict=True):

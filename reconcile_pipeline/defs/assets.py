@@ -23,7 +23,7 @@ def run_scope(context: AssetExecutionContext) -> Scope:
     return scope_from_tags(context.run.tags)
 
 
-def _output(snapshot: Snapshot, scope: Scope) -> Output[pd.DataFrame]:
+def snapshot_output(snapshot: Snapshot, scope: Scope) -> Output[pd.DataFrame]:
     status = snapshot.status
     metadata = {
         "dagster/row_count": len(snapshot.frame),
@@ -44,18 +44,18 @@ def _column(frame: pd.DataFrame, name: str) -> list:
 
 @asset(group_name=GROUP, kinds={"parquet"}, description="Level images under assets/images and the backup folder.")
 def source_images(context: AssetExecutionContext, settings: SettingsResource) -> Output[pd.DataFrame]:
-    return _output(nft.snapshot_source_images(settings.load()), run_scope(context))
+    return snapshot_output(nft.snapshot_source_images(settings.load()), run_scope(context))
 
 
 @asset(group_name=GROUP, kinds={"parquet"}, description="minting_operations rows (the run's scope) from the DB.")
 def db_minting_operations(context: AssetExecutionContext, settings: SettingsResource) -> Output[pd.DataFrame]:
     scope = run_scope(context)
-    return _output(nft.snapshot_operations(settings.load(), scope), scope)
+    return snapshot_output(nft.snapshot_operations(settings.load(), scope), scope)
 
 
 @asset(group_name=GROUP, kinds={"parquet"}, description="source_image_registry rows from the backend database.")
 def db_source_image_registry(context: AssetExecutionContext, settings: SettingsResource) -> Output[pd.DataFrame]:
-    return _output(nft.snapshot_table(settings.load(), "read_source_image_registry"), run_scope(context))
+    return snapshot_output(nft.snapshot_table(settings.load(), "read_source_image_registry"), run_scope(context))
 
 
 @asset(group_name=GROUP, kinds={"parquet", "solana"}, description="Metaplex metadata accounts of our mints.")
@@ -66,7 +66,7 @@ def solana_metadata_accounts(
     mints = _column(db_minting_operations, "mint_address")
     listing = {"listing": scope.complete_nfts, "shard": scope.shard}
     snapshot = asyncio.run(nft.snapshot_chain_metadata(settings.load(), mints, **listing))
-    return _output(snapshot, scope)
+    return snapshot_output(snapshot, scope)
 
 
 @asset(group_name=GROUP, kinds={"parquet", "solana"}, description="Mint transaction statuses.")
@@ -74,13 +74,13 @@ def solana_transaction_statuses(
     context: AssetExecutionContext, settings: SettingsResource, db_minting_operations: pd.DataFrame
 ) -> Output[pd.DataFrame]:
     signatures = _column(db_minting_operations, "transaction_signature")
-    return _output(asyncio.run(nft.snapshot_tx_statuses(settings.load(), signatures)), run_scope(context))
+    return snapshot_output(asyncio.run(nft.snapshot_tx_statuses(settings.load(), signatures)), run_scope(context))
 
 
 @asset(group_name=GROUP, kinds={"parquet", "ipfs"}, description="Pinata's pin list.")
 def pinata_pins(context: AssetExecutionContext, settings: SettingsResource) -> Output[pd.DataFrame]:
     scope = run_scope(context)
-    return _output(asyncio.run(nft.snapshot_pins(settings.load(), scope)), scope)
+    return snapshot_output(asyncio.run(nft.snapshot_pins(settings.load(), scope)), scope)
 
 
 @asset(group_name=GROUP, kinds={"parquet", "ipfs"}, description="Metadata JSON and images by CID on every gateway.")
@@ -94,21 +94,23 @@ def ipfs_objects(
     uris = _column(solana_metadata_accounts, "uri") + _column(db_minting_operations, "metadata_uri")
     images = _column(db_minting_operations, "image_uri")
     options = {"mode": scope.ipfs_mode, "cadence": scope.cadence, "run_id": context.run_id}
-    return _output(asyncio.run(ipfs.snapshot_ipfs_objects(settings.load(), uris, images, **options)), scope)
+    return snapshot_output(asyncio.run(ipfs.snapshot_ipfs_objects(settings.load(), uris, images, **options)), scope)
 
 
 @asset(group_name=GROUP, kinds={"parquet"}, description="Cloudflare KV: vdc:block:*, vdc:latest, vdc:tx:*, count.")
 def blockstore_kv(context: AssetExecutionContext, settings: SettingsResource) -> Output[pd.DataFrame]:
     scope = run_scope(context)
-    return _output(asyncio.run(blockstore.snapshot_kv(settings.load(), scope)), scope)
+    return snapshot_output(asyncio.run(blockstore.snapshot_kv(settings.load(), scope)), scope)
 
 
 @asset(group_name=GROUP, kinds={"parquet", "s3"}, description="R2: blocks/N.json and pending/ID.json.")
 def blockstore_r2(
     context: AssetExecutionContext, settings: SettingsResource, blockstore_kv: pd.DataFrame
 ) -> Output[pd.DataFrame]:
+    scope = run_scope(context)
     numbers = blockstore.scoped_numbers(blockstore_kv)
-    return _output(asyncio.run(blockstore.snapshot_r2(settings.load(), numbers)), run_scope(context))
+    options = {"mode": scope.ipfs_mode, "cadence": scope.cadence, "run_id": context.run_id}  # regular: by ETag
+    return snapshot_output(asyncio.run(blockstore.snapshot_r2(settings.load(), numbers, **options)), scope)
 
 
 @asset(group_name=GROUP, kinds={"parquet", "ipfs"}, description="Each KV block's IPFS copy, by its ipfsHash.")
@@ -117,7 +119,9 @@ def blockstore_ipfs(
 ) -> Output[pd.DataFrame]:
     scope = run_scope(context)
     options = {"mode": scope.ipfs_mode, "cadence": scope.cadence, "run_id": context.run_id}
-    return _output(asyncio.run(blockstore.snapshot_block_ipfs(settings.load(), blockstore_kv, **options)), scope)
+    return snapshot_output(
+        asyncio.run(blockstore.snapshot_block_ipfs(settings.load(), blockstore_kv, **options)), scope
+    )
 
 
 SNAPSHOT_ASSETS = [

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 
 import httpx
 from pydantic import SecretStr
@@ -90,16 +91,21 @@ class PinataClient:
 
     async def pin_list(self) -> list[dict]:
         """Every pinned row (status=pinned), all pages."""
-        rows: list[dict] = []
+        return [row async for page in self.pin_pages() for row in page]
+
+    async def pin_pages(self) -> AsyncIterator[list[dict]]:
+        """The pinned rows page by page (a caller that keeps only some never holds the whole list)."""
+        offset = 0
         while True:
-            params = {"status": "pinned", "pageLimit": self.page_limit, "pageOffset": len(rows)}
+            params = {"status": "pinned", "pageLimit": self.page_limit, "pageOffset": offset}
             page = await self._json("GET", "/data/pinList", params=params)
             batch, count = page.get("rows"), page.get("count")
             if not isinstance(batch, list) or not isinstance(count, int):
                 raise DecodeError("pinList answer lacks rows/count", layer=LAYER, where="/data/pinList")
-            rows.extend(batch)
-            if not batch or len(rows) >= count:
-                return rows
+            yield batch
+            offset += len(batch)
+            if not batch or offset >= count:
+                return
 
     async def pinned_cids(self) -> set[str]:
         """The pinned CIDs, each as str(parse_cid(x)) (v0 stays v0, v1 stays v1); non-CIDs are skipped."""

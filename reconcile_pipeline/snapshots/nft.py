@@ -14,6 +14,7 @@ found); signatures and IPFS content follow the shard's rows. The pin list is sti
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -168,24 +169,26 @@ async def snapshot_tx_statuses(settings: Settings, signatures: list[str]) -> Sna
     return Snapshot(frame, status_from("solana", frame))
 
 
-async def snapshot_pins(settings: Settings, scope: Scope | None = None) -> Snapshot:
+async def snapshot_pins(
+    settings: Settings, scope: Scope | None = None, keep: Callable[[str], bool] | None = None
+) -> Snapshot:
+    """Pinata's pin list; with ``keep`` only the pins whose CID it accepts, page by page (a deep shard keeps
+    the CIDs its rows name, so it never holds the whole list)."""
     if scope is not None and scope.ops == "none":
         return skipped("pinata", PIN_COLUMNS, f"no operations in scope ({scope.summary()})")
+    rows, seen = [], 0
     async with clients.pinata_client(settings) as pinata:
         try:
-            rows = await pinata.pin_list()
+            async for page in pinata.pin_pages():
+                seen += len(page)
+                rows += [_pin_record(r) for r in page if keep is None or keep(str(r.get("ipfs_pin_hash")))]
         except LayerError as exc:
             return unavailable("pinata", exc, PIN_COLUMNS)
-    frame = pd.DataFrame(
-        [
-            {
-                "cid": r["ipfs_pin_hash"],
-                "name": (r.get("metadata") or {}).get("name"),
-                "size": r.get("size"),
-                "date_pinned": r.get("date_pinned"),
-            }
-            for r in rows
-        ],
-        columns=PIN_COLUMNS,
-    )
-    return Snapshot(frame, LayerStatus("pinata", rows=len(frame)))
+    frame = pd.DataFrame(rows, columns=PIN_COLUMNS)
+    message = f"kept {len(frame)} of {seen} pins (the CIDs of the scope's rows)" if keep is not None else None
+    return Snapshot(frame, LayerStatus("pinata", rows=len(frame), message=message))
+
+
+def _pin_record(row: dict) -> dict:
+    return {"cid": row["ipfs_pin_hash"], "name": (row.get("metadata") or {}).get("name"),
+            "size": row.get("size"), "date_pinned": row.get("date_pinned")}  # fmt: skip
