@@ -4,9 +4,11 @@ world     build one world and serve it until SIGTERM (used by the others; reusab
 latency   the targets on a world with injected latency (speed-up over the baseline, RPC requests,
           second-run bytes, rate limit)
 scale     join + checks + GX suites over synthetic NFT frames (100k .. 1M rows), no servers
+deep      the sharded deep scan: one shard's memory as the world grows (100k -> 1M), every shard of 1M rows
+          on 2 worker processes, a real world's shard run against the unsharded run
 hashing   source-image hashing against hashlib's raw SHA-256
 table     rewrite the table in bench/README.md from bench/results/*.json
-all       latency, scale and hashing; writes bench/results/*.json and the README table
+all       latency, scale, deep and hashing; writes bench/results/*.json and the README table
 """
 
 from __future__ import annotations
@@ -51,6 +53,13 @@ def cmd_scale(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deep(args: argparse.Namespace) -> int:
+    from .suite_deep import run_deep_suite
+
+    run_deep_suite(args)
+    return 0
+
+
 def cmd_hashing(args: argparse.Namespace) -> int:
     from .suite_hashing import run_hashing_suite
 
@@ -59,7 +68,7 @@ def cmd_hashing(args: argparse.Namespace) -> int:
 
 
 def cmd_all(args: argparse.Namespace) -> int:
-    for command in (cmd_latency, cmd_scale, cmd_hashing):
+    for command in (cmd_latency, cmd_scale, cmd_deep, cmd_hashing):
         command(args)
     return cmd_table(args)
 
@@ -99,6 +108,14 @@ def _scale_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patches", default="", help="experiment: bench/patches.py changes to apply (comma-separated)")
 
 
+def _deep_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--deep-sizes", default="100000,1000000", help="world sizes (NFTs) of the one-shard runs")
+    parser.add_argument("--deep-shard-size", type=int, default=50_000, help="[reconciliation] deep_shard_size")
+    parser.add_argument("--deep-real-nfts", type=int, default=5000, help="NFTs of the real local world")
+    parser.add_argument("--deep-real-blocks", type=int, default=1000, help="blocks of the real local world")
+    parser.add_argument("--deep-real-shards", type=int, default=8, help="shards of the real world's shard run")
+
+
 def _hashing_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hash-mb", type=int, default=256, help="MiB hashed per method")
 
@@ -120,15 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
     scale = commands.add_parser("scale", help="join, checks and GX over synthetic frames (no servers)")
     _scale_args(scale)
     scale.set_defaults(handler=cmd_scale)
+    deep = commands.add_parser("deep", help="the sharded deep scan's memory and the 1M rows in shards")
+    _deep_args(deep)
+    deep.add_argument("--skip", default="", help="parts to skip (real,synthetic,database,all_shards): kept as before")
+    deep.add_argument("--cache-dir", default="bench/.cache", help="where generated frames are kept")
+    deep.add_argument("--work-dir", default="bench/.work", help="worlds and run data (default bench/.work)")
+    deep.set_defaults(handler=cmd_deep)
     hashing = commands.add_parser("hashing", help="source-image hashing against hashlib")
     _hashing_args(hashing)
     hashing.set_defaults(handler=cmd_hashing)
     commands.add_parser("table", help="rewrite bench/README.md's table from the results").set_defaults(
         handler=cmd_table
     )
-    everything = commands.add_parser("all", help="latency, scale and hashing")
+    everything = commands.add_parser("all", help="latency, scale, deep and hashing")
     _latency_args(everything)
     _scale_args(everything)
+    _deep_args(everything)
     _hashing_args(everything)
     everything.set_defaults(handler=cmd_all)
     return parser

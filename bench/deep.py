@@ -8,8 +8,8 @@ run (VmHWM reset after the imports) and the process's peak, both in MiB.
 :mod:`bench.frames` (no servers) at a world size: the parts are read one at a time and filtered with the
 production shard function (:func:`reconcile_pipeline.shards.operation_bytes`) as the sharded database read
 streams its chunks; the chain rows by the shard's mints and the listing's first bytes, signatures and IPFS
-objects by the shard's rows. ``pins``: ``"whole"`` keeps Pinata's whole pin list (what a shard run reads
-today), ``"shard"`` only the pins the shard's CIDs name (what a filtered pin read would hold).
+objects by the shard's rows. ``pins``: ``"shard"`` keeps only the pins the shard's CIDs name (what a deep
+shard run holds), ``"whole"`` Pinata's whole pin list (a comparison).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pandas as pd
 from .proc import peak_rss_mb, reset_peak, rss_mb
 
 CID_IN_URI = re.compile(r"(?:ipfs://|/ipfs/)([A-Za-z0-9]+)")
+IMAGE_IN_JSON = re.compile(r'"image"\s*:\s*"([^"]+)"')
 
 
 def _imports() -> None:
@@ -97,12 +98,15 @@ def _shard_part(part: Path, shard, kept: dict[str, list], pins: str) -> None:
     uris = [*ops.column("metadata_uri").to_pylist(), *ops.column("image_uri").to_pylist()]
     uris = pd.Series(uris + chain.column("uri").to_pylist())
     cids = _cids(uris)
+    objects = _read(part, "ipfs_objects")
+    texts = _isin(objects, "cid", cids).column("content_text").drop_null().to_pylist()
+    cids |= _cids(pd.Series([m.group(1) for text in texts for m in IMAGE_IN_JSON.finditer(text)]))  # JSON images
     pins_part = _read(part, "pinata_pins")
     for name, table in (
         ("db_minting_operations", ops),
         ("solana_metadata_accounts", chain),
         ("solana_transaction_statuses", txs),
-        ("ipfs_objects", _isin(_read(part, "ipfs_objects"), "cid", cids)),
+        ("ipfs_objects", _isin(objects, "cid", cids)),
         ("pinata_pins", _isin(pins_part, "cid", cids) if pins == "shard" else pins_part),
     ):
         kept[name].append(table)
@@ -134,7 +138,14 @@ def load_shard(cache: Path, nfts: int, chunk: int, fault_every: int, shard, pins
 
 
 def synthetic_shard(
-    cache_dir: str, nfts: int, chunk: int, fault_every: int, shard_size: int, pins: str = "whole", gx: bool = True
+    cache_dir: str,
+    nfts: int,
+    chunk: int,
+    fault_every: int,
+    shard_size: int,
+    pins: str = "whole",
+    gx: bool = True,
+    shard_index: int = 0,
 ) -> dict:
     from reconcile_pipeline.checks.gx_runner import validate_frame
     from reconcile_pipeline.checks.nft_checks import nft_findings
@@ -148,7 +159,7 @@ def synthetic_shard(
 
     cache = Path(cache_dir)
     settings = load_settings(template_dir(cache) / "settings.toml")
-    shard = Shard(0, shard_count(nfts, shard_size))
+    shard = Shard(shard_index, shard_count(nfts, shard_size))
     if gx:
         import great_expectations  # noqa: F401 - in the baseline: every run's process has it
     timings: dict[str, float] = {}
