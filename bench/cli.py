@@ -105,7 +105,6 @@ def _latency_args(parser: argparse.ArgumentParser) -> None:
 def _scale_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default="100000,300000,1000000", help="NFT rows (comma-separated)")
     parser.add_argument("--cache-dir", default="bench/.cache", help="where generated frames are kept")
-    parser.add_argument("--patches", default="", help="experiment: bench/patches.py changes to apply (comma-separated)")
 
 
 def _deep_args(parser: argparse.ArgumentParser) -> None:

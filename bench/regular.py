@@ -52,13 +52,10 @@ def snapshots_only(config: str, ipfs_mode: str = "regular") -> dict:
     }
 
 
-def solana_snapshots(config: str, patches: list | None = None) -> dict:
+def solana_snapshots(config: str) -> dict:
     """The two Solana snapshots, concurrently, as ``collect_snapshots`` runs them (the rate-limit step)."""
     import asyncio
 
-    from .patches import apply
-
-    apply(patches or [])
     from reconcile_pipeline.settings import load_settings
     from reconcile_pipeline.snapshots import nft
 
@@ -78,6 +75,5 @@ def solana_snapshots(config: str, patches: list | None = None) -> dict:
         "started_monotonic": started,
         "rows": {"solana_metadata_accounts": len(chain.frame), "solana_transaction_statuses": len(txs.frame)},
         "read_status": {"chain": chain.status.status, "tx": txs.status.status},
-        "patches": patches or [],
         "limit": {"requests_per_window": settings.solana.requests_per_window, "window_s": settings.solana.window_s},
     }

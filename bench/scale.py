@@ -26,7 +26,7 @@ def _stage(name: str, timings: dict, peaks: dict, function, *args, **kwargs):
 
 
 def _digest(findings) -> str:
-    """A fingerprint of the findings (check, status, entity), to compare runs with and without patches."""
+    """A fingerprint of the findings (check, status, entity), to compare runs (the same frames, other code)."""
     import hashlib
 
     keys = sorted(zip(findings["check_id"], findings["status"], findings["entity_id"].astype(str), strict=True))
@@ -41,9 +41,7 @@ def _by_check(findings) -> dict[str, int]:
     }
 
 
-def measure(
-    cache_dir: str, nfts: int, chunk: int, fault_every: int, gx: bool = True, patches: list | None = None
-) -> dict:
+def measure(cache_dir: str, nfts: int, chunk: int, fault_every: int, gx: bool = True) -> dict:
     from reconcile_pipeline.checks.gx_runner import validate_frame
     from reconcile_pipeline.checks.nft_checks import nft_findings
     from reconcile_pipeline.checks.nft_checks_metrics import nft_metrics
@@ -51,9 +49,6 @@ def measure(
     from reconcile_pipeline.settings import load_settings
 
     from .frames import load_frames, template_dir
-    from .patches import apply
-
-    apply(patches or [])
 
     cache = Path(cache_dir)
     settings = load_settings(template_dir(cache) / "settings.toml")
@@ -73,7 +68,6 @@ def measure(
     work = ("join", "checks", "metrics", "gx_import", "gx")
     return {
         "nfts": nfts,
-        "patches": patches or [],
         "rows": {name: len(frame) for name, frame in frames.items()} | {"nft_consistency": len(joined)},
         "findings": {"total": len(findings), "by_check": _by_check(findings), "digest": _digest(findings)},
         "gx_failed": [o.meta.check_name for o in outcomes if not o.success or o.error],

@@ -29,7 +29,7 @@ from .proc import ROOT, ChildFailed, run_child
 from .results import log, write_result
 from .world import WorldInfo, apply_overrides
 
-STEPS = ("baseline", "regular", "second", "snapshots", "ratelimit", "ratelimit_patched", "deep", "second_wide")
+STEPS = ("baseline", "regular", "second", "snapshots", "ratelimit", "deep", "second_wide")
 GATEWAYS = ("gw0", "gw1", "gw2")
 
 
@@ -94,6 +94,7 @@ def step_baseline(info: WorldInfo, args: argparse.Namespace) -> dict:
 
 
 def step_regular(info: WorldInfo, args: argparse.Namespace) -> dict:
+    """A regular run, as ``reconcile run --cadence regular`` runs it."""
     out = measured(info, "regular", "reconcile_run", config=info.config, cadence="regular")
     settings = tomllib.loads(Path(info.config).read_text()).get("solana", {})
     limit, window = settings.get("requests_per_window", 100), settings.get("window_s", 10.0)
@@ -130,26 +131,12 @@ def step_ratelimit(info: WorldInfo, args: argparse.Namespace) -> dict:
     return out
 
 
-def step_ratelimit_patched(info: WorldInfo, args: argparse.Namespace) -> dict:
-    """The same with the bucket proposed for layers/ratelimit.py (bench/patches.py: shared_rate_limit)."""
-    overrides = {
-        "solana.requests_per_window": args.rate_limit,
-        "solana.window_s": args.rate_window,
-        "solana.update_authority": "",
-    }
-    config = variant_config(info, "ratelimit", overrides)
-    out = measured(info, "regular", "solana_snapshots", config=config, patches=["shared_rate_limit"])
-    out["rate"] = rate_check(out["solana_times"], args.rate_limit, args.rate_window)
-    return out
-
-
 STEP_FUNCTIONS = {
     "baseline": step_baseline,
     "regular": step_regular,
     "second": step_regular,
     "snapshots": step_snapshots,
     "ratelimit": step_ratelimit,
-    "ratelimit_patched": step_ratelimit_patched,
     "deep": step_deep,
     "second_wide": step_second_wide,
 }
@@ -165,14 +152,14 @@ def judge(steps: dict, info: WorldInfo) -> dict:
             speedup = base / run["wall_s"]
             targets[f"speedup_{name}"] = {"value": round(speedup, 1), "bound": ">= 50", "met": speedup >= 50}
     bound = rpc_bound(info.accounts, info.signatures)
-    for name in ("regular", "ratelimit", "ratelimit_patched"):
+    for name in ("regular", "ratelimit"):
         if name in steps:
             count = steps[name]["totals"]["requests"]["solana"]
             targets[f"rpc_requests_{name}"] = {"value": count, "bound": f"<= {bound:.1f}", "met": count <= bound}
     if "second" in steps:
         moved = steps["second"]["totals"]["gateway_bytes"]
         targets["second_run_gateway_bytes"] = {"value": moved, "bound": "== 0", "met": moved == 0}
-    for name in ("regular", "ratelimit", "ratelimit_patched"):
+    for name in ("regular", "ratelimit"):
         if "rate" in steps.get(name, {}):
             rate = steps[name]["rate"]
             targets[f"rate_limit_{name}"] = {

@@ -6,6 +6,9 @@ checked, when it was last verified, the result and the bytes hash. No Dagster he
   gateway were hashed against the CID (a ``fresh`` row); an availability check (HEAD) only moves
   ``last_checked_at``. The regular cadence asks :func:`cid_states` which CIDs were verified, to take their
   content from the content archive instead of downloading it again.
+- R2 objects (``kind`` "r2", ``key`` "bucket/key"): written by the R2 snapshot: the SHA-256 and size of the bytes
+  last read, with the object's ETag in ``details``. The regular cadence lists the bucket (ETag and size per key)
+  and GETs only objects whose ETag or size changed since (:func:`r2_states`).
 - Entities (``kind`` their entity type: nft, operation, block, level, cid, ...): written after each run by
   :func:`record_entities`: ``result`` pass | fail | unknown, ``sha256`` a content fingerprint (an NFT's
   metadata SHA-256, a block's hash), the failing checks in ``details``.
@@ -29,6 +32,7 @@ from .db.models import TABLES
 from .settings import Settings
 
 CID = "cid"
+R2 = "r2"
 KEYS_PER_QUERY = 500
 ROWS_PER_WRITE = 5_000
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -105,6 +109,42 @@ def record_cids(
     checked = {cid: row for cid, row in checked.items() if cid not in fresh}
     _upsert(settings, list(fresh.values()), _ALWAYS + _ON_VERIFIED)
     _upsert(settings, list(checked.values()), _ALWAYS)
+    return len(fresh) + len(checked)
+
+
+def r2_states(settings: Settings, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """R2 object key (``bucket/key``) -> its state (``sha256``, ``size``, ``details["etag"]``), for copies read."""
+    wanted = [key for key in keys if isinstance(key, str) and key]
+    if not wanted:
+        return {}
+    frame = read_states(settings, R2, wanted)
+    read = frame[frame["sha256"].notna()]
+    return {row["key"]: row for row in read.to_dict("records")}
+
+
+def record_r2_copies(
+    settings: Settings,
+    copies: Iterable[dict[str, Any]],
+    *,
+    cadence: str | None = None,
+    run_id: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Record R2 objects read: ``{"key": bucket/key, "etag", "size", "sha256", "fresh": bytes just read}`` each.
+
+    A fresh read stores the bytes' SHA-256 with the listing's ETag and size (the regular cadence reads the object
+    again only when its ETag or size changes); a reused copy only moves ``last_checked_at``."""
+    now = now or datetime.now(UTC)
+    fresh, checked = [], []
+    for copy in copies:
+        if copy.get("fresh"):
+            verified = {"sha256": copy["sha256"], "size": int(copy["size"]), "last_verified_at": now}
+            fresh.append(_row(R2, copy["key"], "ok", now, cadence, run_id, verified=True, **verified,
+                              details={"etag": copy["etag"]}))  # fmt: skip
+        else:
+            checked.append(_row(R2, copy["key"], "ok", now, cadence, run_id))
+    _upsert(settings, fresh, _ALWAYS + _ON_VERIFIED)
+    _upsert(settings, checked, ("last_checked_at", "cadence", "run_id"))
     return len(fresh) + len(checked)
 
 

@@ -8,11 +8,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
+from reconcile_pipeline import clients
 from reconcile_pipeline.cadences import frequent_scope, in_scope
 from reconcile_pipeline.cli import main
 from reconcile_pipeline.layers.database import DatabaseClient
 from reconcile_pipeline.repairs.archive import ContentArchive
 from reconcile_pipeline.runner import run_cadence, run_scope
+from reconcile_pipeline.snapshots.collect import collect_snapshots
 from reconcile_pipeline.verification import read_states
 from tests.worldkit import running_world
 
@@ -44,8 +46,9 @@ def test_regular_downloads_nothing_already_verified_and_deep_downloads_everythin
     assert first.success and first.assets["consistency_findings"]["fail"] == 0
     objects = first.assets["ipfs_objects"]["status_counts"]["ok"]  # metadata JSONs and their images
     copies = first.assets["blockstore_ipfs"]["status_counts"]["ok"]  # each block's IPFS copy
-    served, gets, _ = content_traffic(world)
-    assert served > 0 and gets >= objects + copies
+    k = settings.ipfs.min_gateways
+    served, gets, heads = content_traffic(world)  # one GET each; the GET's gateway counts as one of k
+    assert served > 0 and (gets, heads) == (objects + copies, objects * (k - 1))
     cids = read_states(settings, "cid")
     assert len(cids) == objects + copies
     assert cids["verified"].all() and cids["sha256"].notna().all() and cids["last_verified_at"].notna().all()
@@ -54,7 +57,8 @@ def test_regular_downloads_nothing_already_verified_and_deep_downloads_everythin
     reset(world)
     second = run_cadence(config, "regular")
     served, gets, heads = content_traffic(world)
-    assert (served, gets) == (0, 0) and heads >= len(cids) * len(world.servers.gateways)
+    assert k < len(world.servers.gateways) and len(cids) == objects + copies
+    assert (served, gets, heads) == (0, 0, objects * k + copies)  # probes stop at k gateways (1 for a block copy)
     assert second.assets["consistency_findings"]["fail"] == 0 and second.assets["consistency_findings"]["unknown"] == 0
     assert second.assets["ipfs_objects"]["status_counts"]["content_reused"] == objects
     assert second.assets["blockstore_ipfs"]["scope"].startswith("regular: all operations; all blocks")
@@ -101,3 +105,27 @@ def test_cli_immediate_runs_each_new_event_once(world, capsys):
     assert main(["run", "--cadence", "immediate", "--config", config]) == 0
     out = capsys.readouterr().out
     assert f"immediate: operations {op_id}; no blocks" in out and "alerts: 0 opened" in out
+
+
+def test_regular_r2_reads_again_only_objects_whose_etag_changed(world):
+    world, settings, _ = world
+    deep = collect_snapshots(settings, ipfs_mode="deep")["blockstore_r2"]
+    regular = collect_snapshots(settings, ipfs_mode="regular")["blockstore_r2"]
+    blocks, pending = (deep.frame["kind"] == "block").sum(), (deep.frame["kind"] == "pending").sum()
+    assert deep.status.counts["reused"] == 0 and deep.status.counts["read"] == blocks + pending
+    assert (regular.status.counts["reused"], regular.status.counts["read"]) == (blocks + pending, 0)
+    pd.testing.assert_frame_equal(regular.frame, deep.frame)  # the rows a GET of every object gives
+    r2, key = clients.r2_client(settings), "blocks/1.json"
+    original = r2.get_sync(key)
+    try:
+        r2.put_sync(key, original.replace(b"{", b"{ ", 1))  # same block, other bytes: a new ETag
+        changed = collect_snapshots(settings, ipfs_mode="regular")["blockstore_r2"]
+        assert (changed.status.counts["reused"], changed.status.counts["read"]) == (blocks + pending - 1, 1)
+        row = changed.frame.set_index("key").loc[key]
+        assert row["size"] == len(original) + 1 and row["value"].startswith("{ ")
+    finally:
+        r2.put_sync(key, original)
+        r2.close()
+    again = collect_snapshots(settings, ipfs_mode="regular")["blockstore_r2"]
+    assert again.status.counts["read"] == 1  # the restored object has another ETag again (its old one's bytes)
+    pd.testing.assert_frame_equal(again.frame, deep.frame)

@@ -12,7 +12,7 @@ import pytest
 
 from reconcile_pipeline.layers.cid import DAG_PB, parse_cid
 from reconcile_pipeline.layers.http import RetryPolicy
-from reconcile_pipeline.layers.ipfs import GatewayRead, IpfsGatewayClient, ObjectRead
+from reconcile_pipeline.layers.ipfs import GatewayRead, IpfsGatewayClient, ObjectRead, summarise
 from reconcile_pipeline.layers.unixfs import unixfs_cid
 from reconcile_pipeline.sandbox.httpserver import Faults, Request, Response
 from reconcile_pipeline.sandbox.ipfs import ContentStore, GatewayServer
@@ -352,6 +352,85 @@ def test_probe_reads_availability_without_downloading(store, start):
     assert statuses(reads) == [("ok", None), ("missing", "not_found"), ("unavailable", "connect")]
     assert [r.gateway for r in reads] == [ok.url, missing.url, down.url]
     assert ok.requests == {f"HEAD /ipfs/{cid}": 1} and ok.bytes_sent == 0
+
+
+def probe(servers: list[GatewayServer], cid: str, **kwargs: object) -> list[GatewayRead]:
+    async def go() -> list[GatewayRead]:
+        async with client_for(servers) as client:
+            return await client.probe(cid, **kwargs)
+
+    return asyncio.run(go())
+
+
+def heads(servers: list[GatewayServer], cid: str) -> list[int]:
+    return [s.requests.get(f"HEAD /ipfs/{cid}", 0) for s in servers]
+
+
+def test_probe_stops_at_k_and_records_the_rest_as_skipped(store, start):
+    gws = start(4)
+    cid = store.add(DATA)
+    reads = probe(gws, cid, need=2)
+    assert statuses(reads) == [("ok", None), ("ok", None), ("skipped", None), ("skipped", None)]
+    assert [r.gateway for r in reads] == [g.url for g in gws] and heads(gws, cid) == [1, 1, 0, 0]
+
+
+def test_probe_short_of_k_asks_every_other_gateway(store, start):
+    gws = start(4)
+    cid = store.add(DATA)
+    gws[0].missing = {cid}
+    gws[1].faults.mode = "down"
+    reads = probe(gws, cid, need=2)
+    assert statuses(reads) == [("missing", "not_found"), ("unavailable", "connect"), ("ok", None), ("ok", None)]
+    assert heads(gws, cid) == [1, FAST.attempts, 1, 1]  # first wave gw0+gw1 fell short: then gw2 and gw3
+
+
+def test_probe_fewer_than_k_anywhere_reads_all(store, start):
+    gws = start(3)
+    cid = store.add(DATA)
+    gws[1].missing = gws[2].missing = {cid}
+    assert statuses(probe(gws, cid, need=2)) == [("ok", None), ("missing", "not_found"), ("missing", "not_found")]
+
+
+def test_probe_counts_known_reads_and_does_not_repeat_them(store, start):
+    gws = start(3)
+    cid = store.add(DATA)
+    served = GatewayRead(gws[1].url, "ok", verified=True)
+    reads = probe(gws, cid, need=2, known=[served])
+    assert reads[1] is served and statuses(reads) == [("ok", None), ("ok", None), ("skipped", None)]
+    assert heads(gws, cid) == [1, 0, 0]
+    assert statuses(probe(gws, cid, need=1, known=[served])) == [("skipped", None), ("ok", None), ("skipped", None)]
+
+
+def test_first_rotates_the_order_gateways_are_asked_in(store, start):
+    gws = start(3)
+    cid = store.add(DATA)
+    reads = probe(gws, cid, need=1, first=2)
+    assert statuses(reads) == [("skipped", None), ("skipped", None), ("ok", None)] and heads(gws, cid) == [0, 0, 1]
+    gws[1].missing = {cid}
+
+    async def go() -> ObjectRead:
+        async with client_for(gws) as client:
+            return await client.fetch(cid, first=1)
+
+    read = asyncio.run(go())
+    assert read.served_by == gws[2].url and [g.gateway for g in read.gateways] == [gws[1].url, gws[2].url]
+
+
+def test_probe_unreadable_gateways_stay_unknown_never_missing(store, start):
+    gws = start(3)
+    cid = store.add(DATA)
+    gws[0].faults.mode = "down"
+    gws[1].faults.mode = "error"
+    gws[2].missing = {cid}
+    reads = probe(gws, cid, need=1)
+    assert [r.status for r in reads] == ["unavailable", "unavailable", "missing"]
+    assert summarise(reads)[0] == "unavailable"
+
+
+def test_summarise_ignores_skipped_gateways():
+    ok, skipped = GatewayRead("a", "ok"), GatewayRead("b", "skipped")
+    assert summarise([ok, skipped]) == ("ok", None)
+    assert summarise([GatewayRead("a", "missing"), skipped])[0] == "missing"
 
 
 def test_fetch_all_gateways_finds_the_one_serving_wrong_bytes(store, start):

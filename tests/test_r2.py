@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import Iterator
 
@@ -94,6 +95,19 @@ def test_list_paginates_and_counts_requests(s3: S3Server, bucket: str) -> None:
     keys = run(client, lambda c: c.list_keys("pending/"))
     assert keys == [f"pending/t{i:02d}.json" for i in range(25)]
     assert client.request_count == 3
+
+
+def test_list_objects_gives_etag_and_size_and_a_changed_object_changes_its_etag(s3: S3Server, bucket: str) -> None:
+    client = make_client(s3.url, bucket, list_page_size=2)
+    for i, body in enumerate([b"{}", b'{"a":1}', b"[1,2,3]"]):
+        client.put_sync(f"blocks/{i}.json", body)
+    client.request_count = 0
+    listed = run(client, lambda c: c.list_objects("blocks/"))
+    assert [(o.key, o.size) for o in listed] == [("blocks/0.json", 2), ("blocks/1.json", 7), ("blocks/2.json", 7)]
+    assert listed[0].etag == f'"{hashlib.md5(b"{}").hexdigest()}"' and client.request_count == 2
+    client.put_sync("blocks/1.json", b'{"a":2}')
+    again = run(make_client(s3.url, bucket), lambda c: c.list_objects("blocks/"))
+    assert [o.etag == p.etag for o, p in zip(again, listed, strict=True)] == [True, False, True]
 
 
 def test_get_many_reads_concurrently_and_marks_missing(s3: S3Server, bucket: str) -> None:
@@ -237,3 +251,19 @@ def test_client_error_mapping(code: str, status: int, expected: type) -> None:
 def test_botocore_error_mapping(exc: Exception, expected: type) -> None:
     mapped = map_botocore_error(exc, "b/k")  # type: ignore[arg-type]
     assert type(mapped) is expected and mapped.layer == "r2" and mapped.where == "b/k"
+
+
+def test_an_etag_proves_bytes_only_when_single_part_md5_and_size_match():
+    import hashlib
+
+    from reconcile_pipeline.layers.r2 import ObjectInfo
+    from reconcile_pipeline.snapshots.r2_reuse import etag_proves
+
+    data = b'{"blockNumber":7}'
+    md5 = hashlib.md5(data).hexdigest()
+    assert etag_proves(ObjectInfo("blocks/7.json", f'"{md5}"', len(data)), data)
+    assert etag_proves(ObjectInfo("blocks/7.json", md5.upper(), len(data)), data)
+    assert not etag_proves(ObjectInfo("blocks/7.json", f'"{md5}"', len(data) + 1), data)  # size differs
+    assert not etag_proves(ObjectInfo("blocks/7.json", f'"{md5}-2"', len(data)), data)  # multipart: not an MD5
+    assert not etag_proves(ObjectInfo("blocks/7.json", '""', len(data)), data)
+    assert not etag_proves(ObjectInfo("blocks/7.json", f'"{hashlib.md5(b"other").hexdigest()}"', len(data)), data)

@@ -3,7 +3,9 @@
 Each run reads what its cadence's scope says (``reconcile/scope`` in the run's tags, see
 :mod:`reconcile_pipeline.cadences`; a run without one reads everything, deep), and every snapshot's
 metadata names the cadence and the scope. ``blockstore_r2`` follows ``blockstore_kv``: in a scoped run it
-reads the block numbers the KV read resolved (the window's blocks and their context).
+reads the block numbers the KV read resolved (the window's blocks and their context); outside the deep
+cadence an R2 object whose listed ETag proves the KV block's bytes (or is unchanged since verified) is
+not downloaded again (snapshots/r2_reuse.py).
 """
 
 import asyncio
@@ -109,7 +111,7 @@ def blockstore_r2(
 ) -> Output[pd.DataFrame]:
     scope = run_scope(context)
     numbers = blockstore.scoped_numbers(blockstore_kv)
-    options = {"mode": scope.ipfs_mode, "cadence": scope.cadence, "run_id": context.run_id}  # regular: by ETag
+    options = {"mode": scope.ipfs_mode, "cadence": scope.cadence, "run_id": context.run_id, "kv_frame": blockstore_kv}
     return snapshot_output(asyncio.run(blockstore.snapshot_r2(settings.load(), numbers, **options)), scope)
 
 

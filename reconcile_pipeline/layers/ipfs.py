@@ -7,6 +7,7 @@ Every gateway read ends in one :class:`GatewayRead` status:
     unavailable  could not read: timeout, refused, 5xx, 429 past retries, refused redirect, odd status
     integrity    200 but the bytes do not hash to the CID (IPFS_CID_INTEGRITY)
     too_large    the body is over the byte cap
+    skipped      not asked: an availability probe that already had its k answers (:meth:`probe` with ``need``)
 
 and one object read (:class:`ObjectRead`) sums them up: ``ok`` at the first verified copy,
 ``missing`` only when EVERY gateway answered 404, ``unavailable`` when none served verified bytes
@@ -15,9 +16,10 @@ only with wrong or oversized bytes (or the CID itself is malformed).
 
 Requests go through :func:`layers.http.fetch` (retries, Retry-After, byte caps, error mapping)
 with ``follow_redirects=False``; a redirect is re-validated by :meth:`UrlPolicy.check_redirect`
-(at most 3 hops). Concurrency is bounded per host by semaphores, and each gateway has a circuit
-breaker (:mod:`.breaker`): a gateway that is down is tried a few times, then reported unavailable
-("circuit open") without a request until its cool-down ends.
+(at most 3 hops). Each gateway has its own small connection pools (:mod:`.ipfs_pools`; a redirect
+to another allowed origin uses a shared one). Concurrency is bounded per host by semaphores, and
+each gateway has a circuit breaker (:mod:`.breaker`): a gateway that is down is tried a few times,
+then reported unavailable ("circuit open") without a request until its cool-down ends.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -34,6 +37,7 @@ from .breaker import BreakerRegistry
 from .cid import CID, DAG_PB, RAW, SHA2_256, parse_ipfs_uri
 from .errors import DecodeError, LayerError, ResponseTooLarge, UrlRefused
 from .http import HttpResult, RetryPolicy, fetch
+from .ipfs_pools import GatewayPools, new_client
 from .unixfs import cid_matches
 from .urlpolicy import UrlPolicy, origin_of
 
@@ -43,12 +47,13 @@ MAX_REDIRECTS = 3
 DEFAULT_RETRY = RetryPolicy()
 _REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 _MISSING_STATUS = frozenset({404, 410})
+SKIPPED = "skipped"
 
 
 @dataclass
 class GatewayRead:
     gateway: str
-    status: str  # ok | missing | unavailable | integrity | too_large
+    status: str  # ok | missing | unavailable | integrity | too_large | skipped
     error: str | None = None
     error_kind: str | None = None
     bytes_read: int = 0
@@ -78,7 +83,8 @@ class GatewayStats:
 
 
 def summarise(reads: list[GatewayRead]) -> tuple[str, str | None]:
-    """(object status, error) from the gateway reads; see the module docstring."""
+    """(object status, error) from the gateway reads (``skipped`` ones aside); see the module docstring."""
+    reads = [read for read in reads if read.status != SKIPPED]
     if any(read.status == "ok" for read in reads):
         return "ok", None
     failures = "; ".join(f"{read.gateway}: {read.status} ({read.error})" for read in reads)
@@ -116,8 +122,10 @@ class IpfsGatewayClient:
         self.breakers = breakers or BreakerRegistry()
         self.stats: dict[str, GatewayStats] = {gateway: GatewayStats() for gateway in self.gateways}
         self._owns_client = client is None
-        pool = httpx.Limits(max_connections=max_concurrency_per_host * max(len(self.gateways), 1) + 8)
-        self._client = client or httpx.AsyncClient(timeout=timeout_s, follow_redirects=False, limits=pool)
+        self._client = client or new_client(timeout_s, max_concurrency_per_host + 8)  # redirect targets
+        self._pools: dict[tuple[str, str, int], GatewayPools] = {}
+        if client is None:  # pools of each gateway's own (:mod:`.ipfs_pools`: CPU per request stays flat)
+            self._pools = {origin_of(g): GatewayPools(timeout_s, max_concurrency_per_host) for g in self.gateways}
         self._semaphores: dict[tuple[str, str, int], asyncio.Semaphore] = {}
 
     async def __aenter__(self) -> IpfsGatewayClient:
@@ -129,16 +137,20 @@ class IpfsGatewayClient:
     async def aclose(self) -> None:
         if self._owns_client:
             await self._client.aclose()
+            for pools in self._pools.values():
+                await pools.aclose()
 
     # -- public ----------------------------------------------------------------------------
-    async def fetch(self, cid: CID | str, path: str = "", *, max_bytes: int | None = None) -> ObjectRead:
-        """Try the gateways in order; stop at the first copy that verifies."""
+    async def fetch(
+        self, cid: CID | str, path: str = "", *, max_bytes: int | None = None, first: int = 0
+    ) -> ObjectRead:
+        """Try the gateways in order (from the ``first``-th, wrapping round); stop at the first copy that verifies."""
         try:
             parsed, path = _parse_ref(cid, path)
         except DecodeError as exc:
             return ObjectRead(str(cid), path, "invalid", error=str(exc))
         reads: list[GatewayRead] = []
-        for gateway in self.gateways:
+        for gateway in _rotated(self.gateways, first):
             read, content = await self._read(gateway, "GET", parsed, path, max_bytes or self.max_bytes)
             reads.append(read)
             if read.status == "ok":
@@ -160,11 +172,27 @@ class IpfsGatewayClient:
         await asyncio.gather(*(worker() for _ in range(workers)))
         return [results[ref] for ref in refs]
 
-    async def probe(self, cid: CID | str, path: str = "") -> list[GatewayRead]:
-        """HEAD on every gateway: availability without downloading (k-of-n propagation); DecodeError on a bad CID."""
+    async def probe(
+        self, cid: CID | str, path: str = "", *, need: int | None = None, known: list[GatewayRead] = (), first: int = 0
+    ) -> list[GatewayRead]:
+        """HEAD availability probes, one read per gateway in configured order; DecodeError on a bad CID.
+
+        Without ``need``, every gateway is probed. With ``need`` (k of n), the first gateways are probed
+        concurrently until ``need`` answered ok: first as many as are still needed, then, if that fell short,
+        all the others; gateways never asked are ``skipped``. ``known`` are reads already made this run
+        (e.g. the GET that served the content): they count and are not asked again. ``first`` rotates the order
+        in which gateways are asked (spreading single-copy probes over the gateways); reads stay in configured
+        order."""
         parsed, path = _parse_ref(cid, path)
-        reads = [self._read(gateway, "HEAD", parsed, path, sys.maxsize) for gateway in self.gateways]
-        return [read for read, _ in await asyncio.gather(*reads)]
+        reads = {read.gateway: read for read in known if read.gateway in self.gateways}
+        waiting = [gateway for gateway in _rotated(self.gateways, first) if gateway not in reads]
+        short = None if need is None else need - sum(read.status == "ok" for read in reads.values())
+        for wave in _waves(waiting, short):
+            done = await asyncio.gather(*(self._read(gateway, "HEAD", parsed, path, sys.maxsize) for gateway in wave))
+            reads |= {read.gateway: read for read, _ in done}
+            if need is not None and sum(read.status == "ok" for read in reads.values()) >= need:
+                break
+        return [reads.get(gateway) or GatewayRead(gateway, SKIPPED) for gateway in self.gateways]
 
     async def fetch_all_gateways(self, cid: CID | str) -> list[GatewayRead]:
         """GET on every gateway and verify each copy (finds a gateway serving wrong bytes); DecodeError on a bad CID."""
@@ -191,22 +219,38 @@ class IpfsGatewayClient:
 
     async def _follow(self, method: str, url: str, max_bytes: int) -> HttpResult:
         for _ in range(MAX_REDIRECTS + 1):
-            async with self._slot(url):
-                result = await fetch(
-                    self._client, method, url, layer="ipfs", max_bytes=max_bytes, retry=self.retry,
-                    follow_redirects=False, breakers=self.breakers,
-                )  # fmt: skip
+            origin = origin_of(url)
+            pools = self._pools.get(origin)
+            async with self._slot(origin):
+                with pools.lease() if pools else nullcontext(self._client) as pool:
+                    result = await fetch(
+                        pool, method, url, layer="ipfs", max_bytes=max_bytes, retry=self.retry,
+                        follow_redirects=False, breakers=self.breakers,
+                    )  # fmt: skip
             location = result.headers.get("Location")
             if result.status_code not in _REDIRECT_STATUS or not location:
                 return result
             url = _checked_redirect(self.policy, url, location)
         raise UrlRefused(f"more than {MAX_REDIRECTS} redirects", layer="ipfs", where=url)
 
-    def _slot(self, url: str) -> asyncio.Semaphore:
-        origin = origin_of(url)
+    def _slot(self, origin: tuple[str, str, int]) -> asyncio.Semaphore:
         if origin not in self._semaphores:
             self._semaphores[origin] = asyncio.Semaphore(self.max_concurrency_per_host)
         return self._semaphores[origin]
+
+
+def _rotated(gateways: list[str], first: int) -> list[str]:
+    start = first % len(gateways) if gateways else 0
+    return gateways[start:] + gateways[:start]
+
+
+def _waves(gateways: list[str], short: int | None) -> list[list[str]]:
+    """Probe waves: all at once (``short`` None), nothing (no more needed), or the first ``short`` then the rest."""
+    if short is None:
+        return [gateways]
+    if short <= 0:
+        return []
+    return [gateways[:short], gateways[short:]] if gateways[short:] else [gateways]
 
 
 def _checked_redirect(policy: UrlPolicy, url: str, location: str) -> str:

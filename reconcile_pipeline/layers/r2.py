@@ -1,6 +1,6 @@
 """Cloudflare R2 client through its S3 API with boto3: a sync core and async wrappers.
 
-Each operation runs on the client's own thread pool (``max_concurrency`` threads, so a large
+Each operation runs on the client's own thread pool (``max_concurrency`` threads, 32 by default, so a large
 ``get_many`` never takes more than that many connections and never starves the default
 executor). botocore is configured with connect/read timeouts, ``standard`` retries
 (``max_attempts`` in total), SigV4, path-style addressing for loopback/IP endpoints, and checksums
@@ -24,6 +24,7 @@ import ipaddress
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -36,11 +37,21 @@ from .errors import LayerTimeout, ResponseTooLarge
 from .http import ATTEMPT_TIMEOUT_FACTOR
 from .r2_errors import LAYER, is_not_found, map_botocore_error, map_client_error
 
-__all__ = ["R2Client", "map_botocore_error", "map_client_error"]
+__all__ = ["ObjectInfo", "R2Client", "map_botocore_error", "map_client_error"]
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 READ_CHUNK_BYTES = 1024 * 1024
+DEFAULT_MAX_CONCURRENCY = 32  # 50 ms a GET: 32 in flight read 10,000 blocks in ~16 s; each is one thread
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One listed object: key, ETag (as S3 spells it, quotes included) and size in bytes."""
+
+    key: str
+    etag: str
+    size: int
 
 
 def _path_style(endpoint_url: str) -> bool:
@@ -65,7 +76,7 @@ class R2Client:
         region: str = "auto",
         timeout_s: float = 30,
         max_attempts: int = 3,
-        max_concurrency: int = 8,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         max_bytes: int = DEFAULT_MAX_BYTES,
         list_page_size: int = 1000,
         breakers: BreakerRegistry | None = None,
@@ -162,8 +173,12 @@ class R2Client:
             body.close()
 
     def list_keys_sync(self, prefix: str = "") -> list[str]:
+        return [item.key for item in self.list_objects_sync(prefix)]
+
+    def list_objects_sync(self, prefix: str = "") -> list[ObjectInfo]:
+        """Every object under ``prefix`` with its ETag and size (``list_page_size`` keys a request)."""
         where = self._where(f"{prefix}*")
-        keys: list[str] = []
+        objects: list[ObjectInfo] = []
         pages = self._s3.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": self.list_page_size}
         )
@@ -171,9 +186,12 @@ class R2Client:
         while True:
             page = self._call(where, lambda: next(iterator, None), count=False)
             if page is None:
-                return keys
+                return objects
             self._count()
-            keys.extend(item["Key"] for item in page.get("Contents", []))
+            objects.extend(
+                ObjectInfo(item["Key"], str(item.get("ETag", "")), int(item.get("Size", 0)))
+                for item in page.get("Contents", [])
+            )
 
     def put_sync(self, key: str, data: bytes, content_type: str = "application/json") -> None:
         self._call(
@@ -209,6 +227,9 @@ class R2Client:
 
     async def list_keys(self, prefix: str = "") -> list[str]:
         return await self._run(self._where(f"{prefix}*"), self.list_keys_sync, prefix)
+
+    async def list_objects(self, prefix: str = "") -> list[ObjectInfo]:
+        return await self._run(self._where(f"{prefix}*"), self.list_objects_sync, prefix)
 
     async def put(self, key: str, data: bytes, content_type: str = "application/json") -> None:
         await self._run(self._where(key), self.put_sync, key, data, content_type)

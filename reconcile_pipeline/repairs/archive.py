@@ -12,6 +12,7 @@ cannot be reached raises the LayerError tree (unknown, not "no copy").
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = ["BucketArchive", "ContentArchive", "FolderArchive", "archive_key"]
 BUCKET_PREFIX = "content-archive/"
 
 
+@functools.lru_cache(maxsize=65536)  # a snapshot looks a CID up, then puts it: parse it once
 def archive_key(cid: str) -> str:
     """The canonical file name for `cid` (CIDv1 base32); raises DecodeError for a non-CID."""
     try:
@@ -49,17 +51,22 @@ class ContentArchive:
                 "blockstore": settings.blockstore.model_copy(update={"r2_bucket": bucket})})))  # fmt: skip
         return FolderArchive(Path(settings.ipfs.archive_dir))
 
-    def put(self, cid: str, data: bytes) -> bool:
-        """Store `data` under `cid` if it is what the CID names; True if the archive now holds it."""
+    def put(self, cid: str, data: bytes, *, verified: bool = False, durable: bool = True) -> bool:
+        """Store `data` under `cid` if it is what the CID names; True if the archive now holds it.
+
+        ``verified``: the caller has just checked `data` against `cid` (a gateway read verified by CID), so it is
+        not hashed again; a copy already stored is then kept only if it is byte-identical to `data`.
+        ``durable=False``: no fsync of the file (a folder archive; a snapshot caching what it read). Still written
+        atomically (rename); a copy lost or torn by a crash reads as absent, since every read re-verifies it."""
         try:
             key = archive_key(cid)
         except DecodeError:
             return False
-        if not cid_matches(cid, data):
+        if not verified and not cid_matches(cid, data):
             return False
-        if self._exists(key) and self.get(cid) is not None:
+        if self._exists(key) and (self._read(key) == data if verified else self.get(cid) is not None):
             return True
-        self._write(key, data)
+        self._write(key, data, durable)
         return True
 
     def get(self, cid: str) -> bytes | None:
@@ -86,7 +93,7 @@ class ContentArchive:
     def _read(self, key: str) -> bytes | None:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def _write(self, key: str, data: bytes) -> None:  # pragma: no cover - interface
+    def _write(self, key: str, data: bytes, durable: bool = True) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
     def _exists(self, key: str) -> bool:  # pragma: no cover - interface
@@ -98,6 +105,7 @@ class FolderArchive(ContentArchive):
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._folders: set[Path] = set()  # shard folders known to exist
 
     def path_for(self, key: str) -> Path:
         return self.root / key[-3:-1] / key
@@ -113,15 +121,18 @@ class FolderArchive(ContentArchive):
     def _exists(self, key: str) -> bool:
         return self.path_for(key).is_file()
 
-    def _write(self, key: str, data: bytes) -> None:
+    def _write(self, key: str, data: bytes, durable: bool = True) -> None:
         target = self.path_for(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in self._folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(target.parent)
         handle, temp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
                 out.flush()
-                os.fsync(out.fileno())
+                if durable:
+                    os.fsync(out.fileno())
             os.replace(temp_name, target)
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
@@ -145,7 +156,7 @@ class BucketArchive(ContentArchive):
         name = self.object_key(key)
         return name in self.client.list_keys_sync(name)
 
-    def _write(self, key: str, data: bytes) -> None:
+    def _write(self, key: str, data: bytes, durable: bool = True) -> None:  # a PUT is durable when it returns
         self.client.put_sync(self.object_key(key), data, content_type="application/octet-stream")
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import pandas as pd
 
@@ -28,6 +29,8 @@ from ..settings import Settings
 from .base import LayerStatus, Snapshot, skipped, status_from, unavailable
 from .blockstore_scope import scoped_kv_values, scoped_snapshot
 from .content import VerifiedContent
+from .ipfs_read import ARCHIVE_WRITERS, record_fetched
+from .r2_reuse import R2Reuse, expected_block_copies
 
 TIER_COLUMNS = ["key", "kind", "block_number", "tx_id", "present", "size", "sha256", "value"]
 IPFS_COLUMNS = ["block_number", "cid", "status", "error", "size", "sha256", "value"]
@@ -108,21 +111,45 @@ def scoped_numbers(kv_frame: pd.DataFrame) -> list[int] | None:
     return None if block_scope is None else [int(n) for n in block_scope.get("read", [])]
 
 
-async def snapshot_r2(settings: Settings, numbers: list[int] | None = None) -> Snapshot:
-    """Every ``blocks/`` and ``pending/`` object; with ``numbers``, those blocks and the whole pending queue."""
+async def snapshot_r2(
+    settings: Settings,
+    numbers: list[int] | None = None,
+    *,
+    mode: str = "deep",
+    cadence: str | None = None,
+    run_id: str | None = None,
+    kv_frame: pd.DataFrame | None = None,
+) -> Snapshot:
+    """Every ``blocks/`` and ``pending/`` object; with ``numbers``, those blocks and the whole pending queue.
+
+    Not in ``deep`` mode, an object whose listed ETag and size are those of the copy read (and archived) before,
+    or whose single-part ETag is the MD5 of the bytes expected from the KV block (``kv_frame``), is not read
+    (:mod:`.r2_reuse`)."""
     r2 = clients.r2_client(settings)
+    reuse = R2Reuse(settings, r2.bucket, {}, mode != "deep", cadence, run_id)
     try:
+        pending = await r2.list_objects("pending/")
         if numbers is None:
-            block_keys, pending_keys = await asyncio.gather(r2.list_keys("blocks/"), r2.list_keys("pending/"))
+            blocks = await r2.list_objects("blocks/")
+            block_keys = [info.key for info in blocks]
         else:
-            block_keys, pending_keys = [fmt.r2_block_key(n) for n in numbers], await r2.list_keys("pending/")
-        values = await r2.get_many(sorted(block_keys) + sorted(pending_keys))
+            blocks, block_keys = [], [fmt.r2_block_key(n) for n in numbers]
+        keys = sorted(block_keys) + sorted(info.key for info in pending)
+        reuse.listed = {info.key: info for info in [*blocks, *pending]}
+        known = reuse.known(keys)
+        known = known | reuse.proven([key for key in keys if key not in known], expected_block_copies(kv_frame))
+        read = await r2.get_many([key for key in keys if key not in known])
+        values = {key: known[key] if key in known else read[key] for key in keys}
+        reuse.save(values)
     except LayerError as exc:
         return unavailable("r2", exc, TIER_COLUMNS)
     finally:
+        reuse.close()
         r2.close()
     frame = tier_frame(values)
-    return Snapshot(frame, LayerStatus("r2", rows=len(frame), counts=frame["kind"].value_counts().to_dict()))
+    counts = frame["kind"].value_counts().to_dict() | {"reused": len(known), "read": len(read)}
+    counts["etag_proven"] = len(reuse.proved)
+    return Snapshot(frame, LayerStatus("r2", rows=len(frame), counts=counts))
 
 
 def block_cids(kv_frame: pd.DataFrame) -> dict[int, str | None]:
@@ -150,14 +177,15 @@ def _ipfs_row(number: int, cid: str | None, status: str, error: str | None, cont
     }
 
 
-async def _read_block_copy(gateway, number: int, cid: str, content: VerifiedContent) -> dict:
+async def _read_block_copy(gateway, number: int, cid: str, content: VerifiedContent, writers: Executor) -> dict:
     known = content.lookup(cid, need_bytes=True)
-    if known is not None:  # verified before: is it still available?
-        status, error = summarise(await gateway.probe(cid))
+    first = number  # block N asks gateway N mod n first: the reads are spread over the gateways
+    if known is not None:  # verified before: is it still available? (one gateway that has it is enough)
+        status, error = summarise(await gateway.probe(cid, need=1, first=first))
         content.reuse(cid, known, status)
         return _ipfs_row(number, cid, status, error, known.content if status == "ok" else None)
-    read = await gateway.fetch(cid, "")
-    content.fetched(cid, read.status, read.content, read.verified)
+    read = await gateway.fetch(cid, "", first=first)
+    await record_fetched(content, writers, cid, read.status, read.content, read.verified)
     return _ipfs_row(number, cid, read.status, read.error, read.content)
 
 
@@ -178,10 +206,11 @@ async def snapshot_block_ipfs(
 
     async def one(number: int, cid: str) -> dict:
         async with semaphore:
-            return await _read_block_copy(gateway, number, cid, content)
+            return await _read_block_copy(gateway, number, cid, content, writers)
 
     async with clients.gateway_client(settings) as gateway:
-        reads = await asyncio.gather(*(one(number, cid) for number, cid in refs.items()))
+        with ThreadPoolExecutor(ARCHIVE_WRITERS, thread_name_prefix="archive") as writers:
+            reads = await asyncio.gather(*(one(number, cid) for number, cid in refs.items()))
     content.save()
     by_number = {row["block_number"]: row for row in reads}
     rows = [

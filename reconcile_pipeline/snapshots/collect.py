@@ -28,12 +28,15 @@ async def _collect_async(settings: Settings, scope: Scope, run_id: str | None) -
     }
     ops = out["db_minting_operations"]
     chain, txs, pins, kv = await asyncio.gather(
-        nft.snapshot_chain_metadata(settings, _column(ops, "mint_address"), listing=scope.complete_nfts),
+        nft.snapshot_chain_metadata(
+            settings, _column(ops, "mint_address"), listing=scope.complete_nfts, shard=scope.shard
+        ),
         nft.snapshot_tx_statuses(settings, _column(ops, "transaction_signature")),
         nft.snapshot_pins(settings, scope),
         blockstore.snapshot_kv(settings, scope),
     )
-    r2 = await blockstore.snapshot_r2(settings, blockstore.scoped_numbers(kv.frame))
+    r2_options = {"mode": scope.ipfs_mode, "cadence": scope.cadence, "run_id": run_id, "kv_frame": kv.frame}
+    r2 = await blockstore.snapshot_r2(settings, blockstore.scoped_numbers(kv.frame), **r2_options)
     out |= {
         "solana_metadata_accounts": chain,
         "solana_transaction_statuses": txs,

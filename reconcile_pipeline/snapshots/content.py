@@ -71,14 +71,18 @@ class VerifiedContent:
         self.reused_bytes += known.size
         self.reads.append({"cid": cid, "status": status, "fresh": False})
 
-    def fetched(self, cid: str, status: str, content: bytes | None, verified: bool) -> None:
-        """A gateway read: archive verified bytes, remember the read for the state."""
+    def fetched(
+        self, cid: str, status: str, content: bytes | None, verified: bool, archived: bool | None = None
+    ) -> None:
+        """A gateway read: archive verified bytes (unless ``archived`` says the caller already put them: True or
+        False), remember the read for the state."""
         fresh = verified and content is not None
-        if fresh and self.archive is not None:
-            try:
-                self.archived += bool(self.archive.put(cid, content))
+        if fresh and archived is None and self.archive is not None:
+            try:  # verified by the gateway client against the CID: not hashed again
+                archived = self.archive.put(cid, content, verified=True, durable=False)
             except OSError as exc:  # a full or read-only archive: the read still counts
                 log.warning("content archive not written for %s: %s", cid, exc)
+        self.archived += bool(fresh and archived)
         read = {"cid": cid, "status": status, "fresh": fresh}
         if fresh:
             read |= {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}

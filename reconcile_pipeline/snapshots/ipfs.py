@@ -8,8 +8,9 @@ Each unique object is read once (content verified against its CID) and, per ``mo
 
 - ``deep``: GET from every gateway and verify each copy (finds a gateway serving wrong bytes);
 - ``regular``: content already verified by CID (bytes in the content archive, or for an image its hash
-  in the verification state) is not downloaded again: HEAD on every gateway checks its availability;
-  other content is read once and the gateways are HEAD-probed.
+  in the verification state) is not downloaded again: HEAD probes check its availability on k
+  (``ipfs.min_gateways``) gateways, the others only when it falls short (``skipped`` otherwise);
+  other content is read once and probed the same way.
 
 Every object verified against its CID goes into the content archive, every read into the verification
 state (:mod:`.content`).
@@ -22,6 +23,7 @@ only), error, gateway_statuses (JSON text: gateway -> status), gateways_ok, gate
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 
@@ -31,7 +33,7 @@ from ..layers.errors import DecodeError, LayerError
 from ..settings import Settings
 from .base import Snapshot, status_from
 from .content import VerifiedContent
-from .ipfs_read import read_object
+from .ipfs_read import ARCHIVE_WRITERS, read_object
 
 MAX_METADATA_TEXT = 64 * 1024 * 1024  # content_text is already capped at ipfs.max_json_bytes; this only bounds
 OBJECT_COLUMNS = [
@@ -103,14 +105,21 @@ async def snapshot_ipfs_objects(
     policy = clients.url_policy(settings)
     max_json = settings.ipfs.max_json_bytes
     content = VerifiedContent(settings, use_known=mode != "deep", cadence=cadence, run_id=run_id)
+    need = min(settings.ipfs.min_gateways, len(settings.ipfs.gateways))
     metadata, refused = resolve(policy, metadata_uris, "metadata")
     async with clients.gateway_client(settings) as gateway:
-        content.load_states([cid for cid, _ in metadata])
-        await asyncio.gather(*(read_object(gateway, row, mode, max_json, content) for row in metadata.values()))
-        images, refused_images = resolve(policy, [*db_image_uris, *image_uris(list(metadata.values()))], "image")
-        images = {key: row for key, row in images.items() if key not in metadata}
-        content.load_states([cid for cid, _ in images])
-        await asyncio.gather(*(read_object(gateway, row, mode, max_json, content) for row in images.values()))
+        with ThreadPoolExecutor(ARCHIVE_WRITERS, thread_name_prefix="archive") as writers:  # off the event loop
+
+            async def read_all(rows: dict[tuple[str, str], dict]) -> None:
+                content.load_states([cid for cid, _ in rows])
+                await asyncio.gather(
+                    *(read_object(gateway, row, mode, max_json, content, need, writers) for row in rows.values())
+                )
+
+            await read_all(metadata)
+            images, refused_images = resolve(policy, [*db_image_uris, *image_uris(list(metadata.values()))], "image")
+            images = {key: row for key, row in images.items() if key not in metadata}
+            await read_all(images)
     content.save()
     rows = [*metadata.values(), *images.values(), *refused, *refused_images]
     frame = pd.DataFrame(rows, columns=OBJECT_COLUMNS)

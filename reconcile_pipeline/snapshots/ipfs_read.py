@@ -2,14 +2,19 @@
 
 ``deep`` GETs the object from every gateway and verifies each copy. ``regular`` takes content already
 verified by CID from :class:`~.content.VerifiedContent` and only HEAD-probes the gateways; content not yet
-verified is read once (first gateway whose bytes verify) and the gateways are HEAD-probed. A gateway seen
-serving wrong or oversized bytes during a read keeps that status, whatever its HEAD says.
+verified is read once (first gateway whose bytes verify) and the gateways are HEAD-probed. In ``regular``
+the probes stop at k (``ipfs.min_gateways``) gateways that have the object (the GET that served it counts):
+the rest are ``skipped``, never taken for missing or unreadable; an object short of k is probed everywhere.
+A gateway seen serving wrong or oversized bytes during a read keeps that status, whatever its HEAD says.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import json
+from concurrent.futures import Executor
 
 from ..layers.ipfs import summarise
 from .content import Known, VerifiedContent
@@ -62,21 +67,51 @@ def fill_known(row: dict, known: Known, probes: list, max_json_bytes: int) -> No
     _set_gateways(row, merged_statuses(probes))
 
 
-async def read_object(gateway, row: dict, mode: str, max_json_bytes: int, content: VerifiedContent) -> None:
-    """Fill ``row`` (a snapshot row with cid, path, role) by reading its object."""
+ARCHIVE_WRITERS = 8  # threads writing the content archive (the event loop never waits for a disk write)
+
+
+async def record_fetched(
+    content: VerifiedContent, writers: Executor | None, cid: str, status: str, data: bytes | None, verified: bool
+) -> None:
+    """``content.fetched(...)``: with ``writers``, verified bytes are put into the archive on those threads first
+    (so the event loop's requests never wait for a disk write); ``fetched`` is told whether they were."""
+    archive, archived = content.archive, None
+    if writers is not None and archive is not None and verified and data is not None:
+        # the gateway client checked the CID; a copy lost in a crash is only downloaded again (reads re-verify)
+        put = functools.partial(archive.put, cid, data, verified=True, durable=False)
+        try:
+            archived = await asyncio.get_running_loop().run_in_executor(writers, put)
+        except OSError:
+            pass  # ``fetched`` tries again and logs it
+    content.fetched(cid, status, data, verified, archived)
+
+
+async def read_object(
+    gateway,
+    row: dict,
+    mode: str,
+    max_json_bytes: int,
+    content: VerifiedContent,
+    need: int | None = None,
+    writers: Executor | None = None,
+) -> None:
+    """Fill ``row`` (a snapshot row with cid, path, role) by reading its object.
+
+    ``need`` (regular mode: k of n) stops the availability probes once that many gateways have it (the GET that
+    served the content counts as one); the others are recorded ``skipped``. Deep mode reads every gateway."""
     cid, path = row["cid"], row["path"]
+    need = None if mode == "deep" else need
     known = None if path else content.lookup(cid, need_bytes=row["role"] == "metadata")
     if known is not None:
-        fill_known(row, known, await gateway.probe(cid), max_json_bytes)
+        fill_known(row, known, await gateway.probe(cid, need=need), max_json_bytes)
         content.reuse(cid, known, row["status"])
         return
     read = await gateway.fetch(cid, path)
-    if path:
-        per_gateway = await gateway.probe(cid, path)
-    elif mode == "deep":
+    served = [g for g in read.gateways if g.status == "ok"]
+    if mode == "deep" and not path:
         per_gateway = await gateway.fetch_all_gateways(cid)
     else:
-        per_gateway = await gateway.probe(cid)
+        per_gateway = await gateway.probe(cid, path, need=need, known=served if need is not None else [])
     fill_read(row, read, per_gateway, max_json_bytes)
     if not path:
-        content.fetched(cid, read.status, read.content, read.verified)
+        await record_fetched(content, writers, cid, read.status, read.content, read.verified)
