@@ -93,8 +93,14 @@ def test_judge_states_each_target() -> None:
             "1000000": {"work_peak_rss_mb": 1000.0, "wall_s": 20.0, "peak_rss_mb": 1500.0},
         }
     )
-    assert scale["scale_1m_time"]["met"] and scale["scale_1m_memory"]["met"]
-    assert scale["deep_memory_flat"]["met"] is False
+    assert scale["scale_1m_one_process_time"]["met"] and scale["scale_1m_one_process_memory"]["met"]
+    from bench.suite_deep import judge_all_shards
+
+    sharded = judge_all_shards({"rows": 1_000_000, "shards": 32, "workers": 2, "errors": [], "work_s_sum": 50.0,
+                                "work_wall_s": 25.0, "max_shard_peak_rss_mb": 700.0,
+                                "concurrent_peak_rss_mb": 1300.0})  # fmt: skip
+    assert sharded["scale_1m_sharded_time"]["met"] and sharded["scale_1m_sharded_memory"]["met"]
+    assert judge_all_shards({"errors": ["boom"]}) == {}
 
 
 def test_world_serves_counts_and_resets(bench_world) -> None:

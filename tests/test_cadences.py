@@ -92,13 +92,13 @@ def test_scope_round_trips_through_run_tags():
 def test_each_schedule_requests_a_run_with_its_scope(cadence, complete, tmp_path):
     schedule = next(s for s in defs.schedules if s.name == f"reconcile_{cadence}_schedule")
     with instance_for_test() as instance:  # the deep schedule registers its shard partitions
-        context = build_schedule_context(
+        with build_schedule_context(
             instance=instance,
             scheduled_execution_time=NOW,
             resources={"settings": SettingsResource(config_path=None)},
             repository_def=defs.get_repository_def(),
-        )
-        (request,) = schedule.evaluate_tick(context).run_requests
+        ) as context:  # closing it leaves no instance behind as the current one
+            (request,) = schedule.evaluate_tick(context).run_requests
     scope = Scope.from_json(request.tags["reconcile/scope"])
     assert scope.cadence == cadence and scope.complete is complete
     suffix = ":1-000" if cadence == "deep" else ""  # deep: one partition (shard) per run, one shard when small

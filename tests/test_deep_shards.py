@@ -179,13 +179,13 @@ def test_the_deep_schedule_fans_out_on_the_world(sharded):
 
     def tick():
         resources = {"settings": SettingsResource(config_path=config)}
-        context = build_schedule_context(
+        with build_schedule_context(
             instance=instance,
             scheduled_execution_time=when,
             resources=resources,
-            repository_def=defs.get_repository_def(),
-        )  # resolves the partitions
-        return schedule.evaluate_tick(context).run_requests
+            repository_def=defs.get_repository_def(),  # resolves the partitions
+        ) as context:  # closing it leaves no instance behind as the current one
+            return schedule.evaluate_tick(context).run_requests
 
     with pytest.MonkeyPatch.context() as patch, instance_for_test() as instance:  # a schedule needs a persistent one
         patch.setenv("RECONCILE_RECONCILIATION__DEEP_SHARD_SIZE", "13")
