@@ -48,28 +48,34 @@ def _is_na(value: object) -> bool:
         return False
 
 
-def cid_key(text: object) -> str | None:
-    """A CID in its CIDv1 spelling (None if ``text`` is not a CID)."""
+def _parsed_cid(text: object) -> CID | None:
     if not isinstance(text, str) or not text:
         return None
     try:
-        return str(parse_cid(text.strip()).to_v1())
+        return parse_cid(text.strip())
     except DecodeError:
         return None
+
+
+def _parsed_ref(uri: object) -> tuple[CID, str] | None:
+    if not isinstance(uri, str) or not uri.strip():
+        return None
+    try:
+        return parse_ipfs_uri(uri.strip())
+    except DecodeError:
+        return None
+
+
+def cid_key(text: object) -> str | None:
+    """A CID in its CIDv1 spelling (None if ``text`` is not a CID)."""
+    cid = _parsed_cid(text)
+    return None if cid is None else str(cid.to_v1())
 
 
 def ref_key(uri: object) -> str | None:
     """``CIDv1 + path`` of the object an IPFS URI names, in any of its forms; None for other URIs."""
-    if not isinstance(uri, str) or not uri.strip():
-        return None
-    try:
-        ref = parse_ipfs_uri(uri.strip())
-    except DecodeError:
-        return None
-    if ref is None:
-        return None
-    cid, path = ref
-    return f"{cid.to_v1()}{path}"
+    ref = _parsed_ref(uri)
+    return None if ref is None else f"{ref[0].to_v1()}{ref[1]}"
 
 
 def object_cid(cid: CID) -> str:
@@ -81,21 +87,12 @@ def object_cid(cid: CID) -> str:
 
 
 def _slow_cid(text: object) -> str | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return object_cid(parse_cid(text.strip()))
-    except DecodeError:
-        return None
+    cid = _parsed_cid(text)
+    return None if cid is None else object_cid(cid)
 
 
 def _slow_ref(uri: object) -> str | None:
-    if not isinstance(uri, str) or not uri.strip():
-        return None
-    try:
-        ref = parse_ipfs_uri(uri.strip())
-    except DecodeError:
-        return None
+    ref = _parsed_ref(uri)
     return None if ref is None else object_cid(ref[0]) + ref[1]
 
 
