@@ -109,7 +109,7 @@ def _scale_args(parser: argparse.ArgumentParser) -> None:
 
 def _deep_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deep-sizes", default="100000,1000000", help="world sizes (NFTs) of the one-shard runs")
-    parser.add_argument("--deep-shard-size", type=int, default=50_000, help="[reconciliation] deep_shard_size")
+    parser.add_argument("--deep-shard-size", type=int, default=100_000, help="[reconciliation] deep_shard_size")
     parser.add_argument("--deep-real-nfts", type=int, default=5000, help="NFTs of the real local world")
     parser.add_argument("--deep-real-blocks", type=int, default=1000, help="blocks of the real local world")
     parser.add_argument("--deep-real-shards", type=int, default=8, help="shards of the real world's shard run")

@@ -186,10 +186,10 @@ def judge_all_shards(result: dict) -> dict:
 
 def run_deep_suite(args: argparse.Namespace) -> dict:
     """Both measurements; writes ``deep.json`` under ``args.results``. Optional args (defaults): deep_sizes
-    ("100000,1000000"), deep_shard_size (50000), deep_real_nfts (5000), deep_real_blocks (1000),
+    ("100000,1000000"), deep_shard_size (100000), deep_real_nfts (5000), deep_real_blocks (1000),
     deep_real_shards (8), skip ("" or any of real, synthetic, database), cache_dir, work_dir, results."""
     sizes = [int(s) for s in str(getattr(args, "deep_sizes", "100000,1000000")).split(",") if s.strip()]
-    shard_size = int(getattr(args, "deep_shard_size", 50_000))
+    shard_size = int(getattr(args, "deep_shard_size", 100_000))
     skip = set(str(getattr(args, "skip", "")).split(","))
     cache = _under_root(getattr(args, "cache_dir", "bench/.cache"))
     work_dir = _under_root(getattr(args, "work_dir", "bench/.work"))
@@ -244,7 +244,7 @@ def _under_root(folder: str) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.suite_deep", description=__doc__.split("\n")[0])
     parser.add_argument("--deep-sizes", default="100000,1000000")
-    parser.add_argument("--deep-shard-size", type=int, default=50_000)
+    parser.add_argument("--deep-shard-size", type=int, default=100_000)
     parser.add_argument("--deep-real-nfts", type=int, default=5000)
     parser.add_argument("--deep-real-blocks", type=int, default=1000)
     parser.add_argument("--deep-real-shards", type=int, default=8)

@@ -119,7 +119,7 @@ class ReconciliationSettings(BaseModel):
     sensor_interval_s: int = Field(30, ge=5)  # how often the immediate sensor looks for new events
     immediate_max_runs_per_tick: int = Field(50, ge=1)  # the rest wait for the next tick (never dropped)
     immediate_grace_s: int = Field(300, ge=0)  # re-read this far behind the cursor (late commits), deduplicated
-    deep_shard_size: int = Field(50_000, ge=1)  # operations (or blocks) per shard of the deep scan (issue 8)
+    deep_shard_size: int = Field(100_000, ge=1)  # operations (or blocks) per shard of the deep scan (issue 8)
 
 
 class AlertSettings(BaseModel):
