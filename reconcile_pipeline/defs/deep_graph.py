@@ -26,7 +26,6 @@ from dagster import (
     asset,
 )
 
-from ..cadences import TAG_CADENCE
 from ..snapshots import nft
 from .assets import run_scope, snapshot_output
 from .gx_checks import build_gx_checks
@@ -113,7 +112,3 @@ def deep_selection() -> AssetSelection:
 def main_selection() -> AssetSelection:
     """Every asset but the deep scan's copies (what the other cadences run)."""
     return AssetSelection.all() - deep_selection()
-
-
-def deep_job_tags() -> dict[str, str]:
-    return {TAG_CADENCE: "deep"}
