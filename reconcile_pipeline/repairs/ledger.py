@@ -61,6 +61,11 @@ def owner_is_dead(owner: str | None) -> bool:
     return False
 
 
+def history_event(event: str, by: str, detail: Any = None) -> dict:
+    """One entry of a ledger row's or a queue item's ``history``."""
+    return {"at": now().isoformat(), "event": event, "by": by, "detail": detail}
+
+
 def action_json(action: Action) -> dict:
     record = action.record()
     return record | {name: getattr(action, name) for name in ("truth", "target", "before")}
@@ -102,7 +107,7 @@ class Ledger:
 
     # -- writes --------------------------------------------------------------------------------
     def _event(self, event: str, detail: Any = None) -> dict:
-        return {"at": now().isoformat(), "event": event, "by": self.owner, "detail": detail}
+        return history_event(event, self.owner, detail)
 
     def _insert_ignore(self, table, values: dict) -> int:
         """Insert unless the idempotency key is taken; the number of rows inserted (0 or 1)."""

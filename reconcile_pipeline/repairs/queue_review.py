@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import and_, update
 
 from ..layers.database import DatabaseClient
-from .ledger import QUEUE, Ledger, now
+from .ledger import QUEUE, Ledger, history_event, now
 
 STILL_SEEN = ("fail", "unknown")
 
@@ -37,7 +37,7 @@ def cleared_items(open_items: list[dict], findings: pd.DataFrame) -> list[dict]:
 
 def resolve_item(db: DatabaseClient, item: dict, event: str, detail: str, by: str) -> bool:
     """Mark one open item resolved, appending ``event`` to its history; False if it was no longer open."""
-    history = [*(item.get("history") or []), {"at": now().isoformat(), "event": event, "by": by, "detail": detail}]
+    history = [*(item.get("history") or []), history_event(event, by, detail)]
     where = and_(QUEUE.c.id == item["id"], QUEUE.c.status == "open")
     values = {"status": "resolved", "resolved_at": now(), "updated_at": now(), "history": history}
     with db.connect(write=True) as conn:
