@@ -87,7 +87,7 @@ def _shard_part(part: Path, shard, kept: dict[str, list], pins: str) -> None:
 
     ops = _read(part, "db_minting_operations")
     placed = operation_bytes(ops.column("mint_address").to_pylist(), ops.column("id").to_pylist())
-    ops = ops.filter(pa.array([byte % shard.count == shard.index for byte in placed]))
+    ops = ops.filter(pa.array([shard.holds(byte) for byte in placed]))
     chain = _read(part, "solana_metadata_accounts")
     listed = [(b := mint_first_byte(m)) is not None and shard.holds(b) for m in chain.column("mint").to_pylist()]
     mints = set(ops.column("mint_address").drop_null().to_pylist())
@@ -146,6 +146,7 @@ def synthetic_shard(
     pins: str = "whole",
     gx: bool = True,
     shard_index: int = 0,
+    keys: bool = False,
 ) -> dict:
     from reconcile_pipeline.checks.gx_runner import validate_frame
     from reconcile_pipeline.checks.nft_checks import nft_findings
@@ -155,7 +156,7 @@ def synthetic_shard(
     from reconcile_pipeline.shards import Shard, shard_count
 
     from .frames import template_dir
-    from .scale import _stage
+    from .scale import _stage, finding_keys
 
     cache = Path(cache_dir)
     settings = load_settings(template_dir(cache) / "settings.toml")
@@ -179,6 +180,7 @@ def synthetic_shard(
         "pins": pins,
         "rows": {name: len(frame) for name, frame in frames.items()} | {"nft_consistency": len(joined)},
         "findings": len(findings),
+        **({"finding_keys": finding_keys(findings)} if keys else {}),
         "timings_s": timings,
         "rss_after_imports_mb": after_imports,
         "stage_peak_rss_mb": peaks,

@@ -27,10 +27,20 @@ def _stage(name: str, timings: dict, peaks: dict, function, *args, **kwargs):
 
 def _digest(findings) -> str:
     """A fingerprint of the findings (check, status, entity), to compare runs (the same frames, other code)."""
+    return digest_keys(finding_keys(findings))
+
+
+def finding_keys(findings) -> list[tuple[str, str, str]]:
+    """(check, status, entity) of each finding: what a run found, whatever the run (one process or shards)."""
+    return list(zip(findings["check_id"], findings["status"], findings["entity_id"].astype(str), strict=True))
+
+
+def digest_keys(keys) -> str:
+    """A fingerprint of a set of finding keys (sorted, duplicates removed)."""
     import hashlib
 
-    keys = sorted(zip(findings["check_id"], findings["status"], findings["entity_id"].astype(str), strict=True))
-    return hashlib.sha256(repr(keys).encode()).hexdigest()[:16]
+    distinct = sorted({tuple(key) for key in keys})
+    return hashlib.sha256(repr(distinct).encode()).hexdigest()[:16]
 
 
 def _by_check(findings) -> dict[str, int]:

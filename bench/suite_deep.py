@@ -84,7 +84,7 @@ def measure_all_shards(cache: Path, nfts: int, shard_size: int, workers: int = 2
     count = shard_count(nfts, shard_size)
     log(f"all {count} shards of {nfts} NFTs, {workers} at a time ...")
     options = {"cache_dir": str(cache), "nfts": nfts, "chunk": min(CHUNK, nfts), "fault_every": FAULT_EVERY,
-               "shard_size": shard_size, "pins": "shard"}  # fmt: skip
+               "shard_size": shard_size, "pins": "shard", "keys": True}  # fmt: skip
     started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         shards = list(pool.map(lambda i: _child("synthetic_shard", shard_index=i, **options), range(count)))
@@ -93,14 +93,42 @@ def measure_all_shards(cache: Path, nfts: int, shard_size: int, workers: int = 2
         sum(r["timings_s"].get(k, 0.0) for k in ("join", "checks", "metrics", "gx")) for r in shards if "timings_s" in r
     ]
     peaks = sorted((r.get("peak_rss_mb", 0.0) for r in shards), reverse=True)
+    union = _union(shards, _one_process_digest(cache, nfts))
     return {
         "nfts": nfts, "shards": count, "workers": workers, "errors": [r["error"] for r in shards if "error" in r],
         "rows": sum(r.get("rows", {}).get("nft_consistency", 0) for r in shards),
-        "findings": sum(r.get("findings", 0) for r in shards),
+        "findings": union,
         "work_s_sum": round(sum(work), 2), "work_wall_s": round(sum(work) / workers, 2),
         "sweep_wall_s": round(wall, 2), "max_shard_peak_rss_mb": peaks[0] if peaks else None,
         "concurrent_peak_rss_mb": round(sum(peaks[:workers]), 1),
     }  # fmt: skip
+
+
+def _union(shards: list[dict], one_process_digest: str | None) -> dict:
+    """The shards' findings as a scan reports them: distinct (check, status, entity) keys. A CID named by
+    rows of two shards (a chain URI naming another NFT's metadata) is judged, and reported, by both."""
+    from .scale import digest_keys
+
+    keys = [tuple(key) for r in shards for key in r.pop("finding_keys", [])]
+    distinct = set(keys)
+    digest = digest_keys(distinct)
+    return {
+        "reported": len(keys), "distinct": len(distinct), "repeated_across_shards": len(keys) - len(distinct),
+        "union_digest": digest, "one_process_digest": one_process_digest,
+        "union_equals_one_process": None if one_process_digest is None else digest == one_process_digest,
+    }  # fmt: skip
+
+
+def _one_process_digest(cache: Path, nfts: int) -> str | None:
+    """The findings digest of ``python -m bench scale`` at ``nfts`` (the same frames: same cache, chunk and
+    fault rate), from its results file; None when it has not been measured."""
+    import json
+
+    try:
+        scale = json.loads((ROOT / "bench/results/scale.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return scale.get("sizes", {}).get(str(nfts), {}).get("findings", {}).get("digest")
 
 
 def measure_db(cache: Path, sizes: list[int], shard_size: int) -> dict[str, dict]:
@@ -170,7 +198,7 @@ def judge_all_shards(result: dict) -> dict:
     if not result or result.get("errors") or "work_wall_s" not in result:
         return {}
     rows, shards, workers = result["rows"], result["shards"], result["workers"]
-    return {
+    return _judge_union(result.get("findings")) | {
         "scale_1m_sharded_time": {
             "value": f"{result['work_wall_s']} s ({rows} rows as {shards} shards on {workers} workers: "
             f"{result['work_s_sum']} s of join+checks+metrics+GX in all)",
@@ -182,6 +210,20 @@ def judge_all_shards(result: dict) -> dict:
             "bound": "< 2048 MB", "met": result["concurrent_peak_rss_mb"] < 2048,
         },
     }  # fmt: skip
+
+
+def _judge_union(findings: object) -> dict:
+    """The shards together find what one process finds: the distinct findings' digest equals bench scale's."""
+    if not isinstance(findings, dict) or findings.get("union_equals_one_process") is None:
+        return {}
+    return {
+        "scale_1m_sharded_findings": {
+            "value": f"{findings['distinct']} distinct findings, digest {findings['union_digest']} "
+            f"({findings['repeated_across_shards']} repeated by a second shard)",
+            "bound": f"the one-process run's findings (digest {findings['one_process_digest']})",
+            "met": bool(findings["union_equals_one_process"]),
+        }
+    }
 
 
 def run_deep_suite(args: argparse.Namespace) -> dict:

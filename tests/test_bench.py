@@ -96,10 +96,13 @@ def test_judge_states_each_target() -> None:
     assert scale["scale_1m_one_process_time"]["met"] and scale["scale_1m_one_process_memory"]["met"]
     from bench.suite_deep import judge_all_shards
 
+    union = {"distinct": 3, "repeated_across_shards": 1, "union_digest": "ab", "one_process_digest": "cd",
+             "union_equals_one_process": False}  # fmt: skip
     sharded = judge_all_shards({"rows": 1_000_000, "shards": 32, "workers": 2, "errors": [], "work_s_sum": 50.0,
                                 "work_wall_s": 25.0, "max_shard_peak_rss_mb": 700.0,
-                                "concurrent_peak_rss_mb": 1300.0})  # fmt: skip
+                                "concurrent_peak_rss_mb": 1300.0, "findings": union})  # fmt: skip
     assert sharded["scale_1m_sharded_time"]["met"] and sharded["scale_1m_sharded_memory"]["met"]
+    assert sharded["scale_1m_sharded_findings"]["met"] is False
     assert judge_all_shards({"errors": ["boom"]}) == {}
 
 
@@ -163,3 +166,21 @@ def test_reconcile_bench_delegates_to_the_bench_runner() -> None:
     assert args.bench_args == ["hashing", "--hash-mb", "1"]
     parsed = build_parser().parse_args(args.bench_args)
     assert parsed.hash_mb == 1 and parsed.command == "hashing"
+
+
+def test_shards_together_find_what_one_process_finds(tmp_path: Path) -> None:
+    """The synthetic shard cut over a world whose chain-URI faults name another NFT's metadata: a CID named
+    from two shards is reported by both, and the distinct union equals the one-process findings."""
+    from bench.deep import synthetic_shard
+    from bench.scale import digest_keys
+    from bench.suite_deep import _union
+
+    ensure_parts(tmp_path, 400, 200, 10, log=lambda message: None)
+    whole = measure_scale(str(tmp_path), nfts=400, chunk=200, fault_every=10, gx=False)
+    shards = [synthetic_shard(str(tmp_path), 400, 200, 10, shard_size=100, pins="shard", gx=False, shard_index=i,
+                              keys=True) for i in range(4)]  # fmt: skip
+    union = _union(shards, whole["findings"]["digest"])
+    assert union["distinct"] == whole["findings"]["total"] and union["union_equals_one_process"] is True
+    assert union["reported"] == union["distinct"] + union["repeated_across_shards"]
+    assert all("finding_keys" not in shard for shard in shards)  # popped: the results file keeps the counts
+    assert digest_keys([("a", "fail", "1"), ("a", "fail", "1")]) == digest_keys([("a", "fail", "1")])
