@@ -3,10 +3,12 @@
 A deep scan is ``count`` shard runs, ``count`` a power of two (1..256) chosen so each shard holds about
 ``reconciliation.deep_shard_size`` operations (or blocks). Shard ``i`` of ``n`` holds:
 
-- the operations whose mint's first byte (the base58-decoded public key) is ``i`` modulo ``n``: the same
-  split the chain listing makes with a one-byte ``memcmp`` on the mint field, so a chain-only mint (an
-  orphan) is found by exactly the shard its DB row would be in; operations without a decodable mint go by
-  the first byte of a BLAKE2b hash of their id;
+- the operations whose mint's first byte (the base58-decoded public key) lies in ``[i*256/n, (i+1)*256/n)``
+  (the HIGH bits of the byte: a shard is one contiguous range of first bytes, so of key values, so of
+  same-length base58 strings, which lets the database read filter a shard with string ranges, see
+  :mod:`.layers.shard_sql`). The chain listing makes the same split with one-byte ``memcmp`` filters
+  (:meth:`Shard.first_bytes`), so a chain-only mint (an orphan) is found by exactly the shard its DB row
+  would be in; operations without a decodable mint go by the first byte of a BLAKE2b hash of their id;
 - every operation of a wallet-and-level group with more than one minted operation goes with the group's
   *anchor* (its lowest op id), so DB_DUPLICATE_MINT sees the whole group in one shard (the database read
   finds those groups with one ``GROUP BY``);
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from solders.pubkey import Pubkey
 
 MAX_SHARDS = 256  # one byte of the mint decides the shard
+BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"  # in ASCII order
 
 
 @dataclass(frozen=True, order=True)
@@ -56,12 +59,18 @@ class Shard:
             raise ValueError(f"bad shard {text!r}: expected INDEX/COUNT (e.g. 7/64) or COUNT-INDEX") from None
         return cls(index, count)
 
+    def byte_range(self) -> tuple[int, int]:
+        """The mint first bytes ``[low, high)`` of this shard: ``[index*256/count, (index+1)*256/count)``."""
+        width = MAX_SHARDS // self.count
+        return self.index * width, (self.index + 1) * width
+
     def first_bytes(self) -> list[int]:
-        """The mint first-byte values of this shard (256/count of them)."""
-        return list(range(self.index, 256, self.count))
+        """The mint first-byte values of this shard (256/count of them, contiguous)."""
+        return list(range(*self.byte_range()))
 
     def holds(self, first_byte: int) -> bool:
-        return first_byte % self.count == self.index
+        low, high = self.byte_range()
+        return low <= first_byte < high
 
     def block_range(self, latest: int) -> tuple[int, int]:
         """Block numbers ``[low, high)`` of ``0..latest`` for this shard (empty when low >= high)."""
@@ -105,7 +114,6 @@ def operation_byte(mint: object, op_id: object) -> int:
 
 def base58_byte(value: int) -> str:
     """One byte in base58 (a ``memcmp`` filter's ``bytes``): 0 is ``"1"``."""
-    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
     if not 0 <= value < 256:
         raise ValueError(f"{value} is not a byte")
     if value == 0:
@@ -113,7 +121,7 @@ def base58_byte(value: int) -> str:
     digits = ""
     while value:
         value, rest = divmod(value, 58)
-        digits = alphabet[rest] + digits
+        digits = BASE58_ALPHABET[rest] + digits
     return digits
 
 

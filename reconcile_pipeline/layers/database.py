@@ -143,9 +143,10 @@ class DatabaseClient:
     ) -> pd.DataFrame:
         """One row per operation; ``updated_since`` (tz-aware), ``ids`` and ``mints`` narrow the read.
 
-        ``shard``: stream the whole table chunk by chunk and keep only the shard's rows (:mod:`..shards`),
-        so memory follows the shard, not the table; operations in ``group_statuses`` sharing a wallet and
-        level with another such operation go with their group's anchor."""
+        ``shard``: the database filters about the shard's rows (:mod:`.shard_sql`), streamed chunk by chunk,
+        and the exact placement (:mod:`..shards`) keeps the shard's, so memory follows the shard, not the
+        table; operations in ``group_statuses`` sharing a wallet and level with another such operation go with
+        their group's anchor."""
         table = TABLES["minting_operations"]
         statement = select(table).order_by(table.c.id)
         if updated_since is not None:
