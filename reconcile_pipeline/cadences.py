@@ -22,6 +22,12 @@ A shard of the deep scan (``shard_count`` > 1, blocks ``"shard"``) reads the sha
 the chain for the shard's mint first bytes (so its orphans are found), and judges the shard's slice of the
 block chain with the block before it as context. The union of the shards is the deep scan; a shard is never
 ``complete`` (its silence resolves only the alerts of the entities it judged).
+
+Entities of the whole population (the levels' source images, ``vdc:latest``, ``vdc:pending:count``, the
+pending queue: :data:`POPULATION_CHECKS`) are read alike by every shard but judged by one, the *home shard*:
+the last, which also reads the blocks persisted above ``vdc:latest``, so it judges the pointer as an unsharded
+read does. :func:`home_entities_only` drops the other shards' findings on them, and their alert coverage
+leaves them out. A ``vdc:tx`` index entry no block holds (a dangling one) is found only by an unsharded read.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from .checks.catalogue import CATALOGUE
 from .shards import Shard
 
 CADENCES = ("immediate", "frequent", "regular", "deep")
@@ -47,6 +54,12 @@ TAG_CADENCE, TAG_SCOPE, TAG_SUMMARY, TAG_IPFS_MODE = (
 TAG_SHARD = "reconcile/shard"
 TAG_PARTITION = "dagster/partition"  # Dagster's tag on a partitioned run: the deep scan's shard key
 BLOCK_SCOPE_ATTR = "block_scope"  # attrs key of the KV snapshot frame: {"judged": [...], "context": [...]}
+POPULATION_ENTITY_TYPES = frozenset({"level", "kv_key", "queue"})  # one of each per world, in no shard
+SHARD_JUDGED_LEVEL_CHECKS = frozenset({"SOURCE_MISSING_ACTIVE_NFT"})  # a level against the shard's NFTs
+POPULATION_CHECKS = (
+    frozenset(check for check, spec in CATALOGUE.items() if spec.entity_type in POPULATION_ENTITY_TYPES)
+    - SHARD_JUDGED_LEVEL_CHECKS
+)  # judged on whole reads alone: every shard would find the same
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,12 @@ class Scope:
         A shard is never complete: its silence says nothing about the other shards' entities."""
         return self.complete_nfts and self.blocks == "all" and self.shard is None
 
+    @property
+    def judges_population(self) -> bool:
+        """Whether the run judges the whole population's entities (:data:`POPULATION_CHECKS`): an unsharded
+        run, or the home shard of a sharded scan: the last one, which reads up past ``vdc:latest``."""
+        return self.shard is None or self.shard.last
+
     def summary(self) -> str:
         ops = {
             "all": "all operations" + (f" in {', '.join(self.op_statuses)}" if self.op_statuses else ""),
@@ -116,7 +135,14 @@ class Scope:
             if self.ipfs_mode == "deep"
             else "verified content: availability only"
         )
-        return f"{self.cadence}: {ops}; {blocks}; {content}"
+        return f"{self.cadence}: {ops}; {blocks}; {content}" + self._shard_note()
+
+    def _shard_note(self) -> str:
+        if self.shard is None:
+            return ""
+        where = "here" if self.judges_population else f"by shard {self.shard_count - 1}"
+        population = f"source images, vdc:latest and the pending queue judged {where}"
+        return f"; {population}; dangling vdc:tx index entries not judged (sharded)"
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -262,3 +288,11 @@ def in_scope(findings: pd.DataFrame, frames: dict[str, pd.DataFrame]) -> pd.Data
         return findings
     outside = (findings["entity_type"] == "block") & findings["entity_id"].astype(str).isin(context)
     return findings[~outside].reset_index(drop=True)
+
+
+def home_entities_only(findings: pd.DataFrame, scope: Scope) -> pd.DataFrame:
+    """Drop findings on the whole population's entities (:data:`POPULATION_CHECKS`: fail and unknown alike)
+    unless ``scope`` judges them (unsharded, or the home shard): one shard of the scan reports them, once."""
+    if scope.judges_population or findings.empty:
+        return findings
+    return findings[~findings["check_id"].isin(POPULATION_CHECKS)].reset_index(drop=True)

@@ -52,7 +52,7 @@ def run_command(config: str | None, cadence: str, as_json: bool, shard: str | No
     meta = summary.assets["consistency_findings"]
     parts = [judged_findings(run.assets, run.assets["consistency_findings"]["path"]) for run in runs]
     findings = parts[0]
-    if len(parts) > 1:  # a pointer, the queue or a level is judged by every shard: once in the union
+    if len(parts) > 1:  # a CID or a level (SOURCE_MISSING_ACTIVE_NFT) two shards' rows name: once in the union
         keys = ["check_id", "entity_type", "entity_id", "status"]
         findings = pd.concat(parts, ignore_index=True).drop_duplicates(keys, ignore_index=True)
     if as_json:
@@ -71,12 +71,17 @@ def run_command(config: str | None, cadence: str, as_json: bool, shard: str | No
 
 
 def judged_findings(assets: dict, path: str) -> pd.DataFrame:
-    """The run's findings without those on blocks read only as context of a scoped read (cadences.in_scope)."""
-    from .cadences import in_scope
+    """The run's findings without those on blocks read only as context of a scoped read (cadences.in_scope),
+    nor, from a shard other than the home shard, those on the whole population (cadences.home_entities_only)."""
+    from .cadences import deep_scope, home_entities_only, in_scope, manual_scope
+    from .shards import Shard
 
     findings = pd.read_parquet(path)
     kv_path = (assets.get("blockstore_kv") or {}).get("path")
-    return in_scope(findings, {"blockstore_kv": pd.read_parquet(kv_path, columns=["key"])}) if kv_path else findings
+    if kv_path:
+        findings = in_scope(findings, {"blockstore_kv": pd.read_parquet(kv_path, columns=["key"])})
+    shard = (assets.get("consistency_findings") or {}).get("shard")
+    return home_entities_only(findings, deep_scope(Shard.parse(shard)) if shard else manual_scope())
 
 
 def alerts_line(alerts: dict) -> str:

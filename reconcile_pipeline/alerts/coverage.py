@@ -6,6 +6,9 @@
   read whole) and the block store's pointers and queue when it read blocks. It cannot say that a check over
   the whole population passes: DB_DUPLICATE_MINT, SOURCE_MISSING_ACTIVE_NFT, PENDING_ALREADY_MINED.
 - Only the deep cadence GETs every gateway, so only it judges IPFS_CID_INTEGRITY.
+- A shard of the deep scan other than the home shard (``Scope.judges_population`` False) judges neither the
+  levels nor the block store's pointers and queue, and does not count the source images as read: its
+  silence resolves none of their alerts (:func:`..cadences.home_entities_only` drops its findings on them).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ BLOCK_STORE_KEYS = (("kv_key", "vdc:latest"), ("kv_key", "vdc:pending:count"), (
 
 
 def layers_read(scope: Scope) -> frozenset[str]:
-    layers = {"database", "source_images"}
+    layers = {"database", "source_images"} if scope.judges_population else {"database"}
     if scope.ops != "none":
         layers |= {"solana", "pinata", "ipfs"}
     if scope.blocks != "none":
@@ -66,9 +69,10 @@ def run_coverage(
     if not scope.complete:
         unjudged |= WHOLE_POPULATION
         entities = _nft_entities(nft) | _block_entities(judged_blocks(blocks, context))
-        entities |= {("level", level) for level in levels}
-        if scope.blocks != "none":
-            entities |= set(BLOCK_STORE_KEYS)
+        if scope.judges_population:
+            entities |= {("level", level) for level in levels}
+            if scope.blocks != "none":
+                entities |= set(BLOCK_STORE_KEYS)
     return Coverage(
         findings=True,
         complete=scope.complete,

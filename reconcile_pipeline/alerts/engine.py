@@ -52,13 +52,13 @@ def evaluate_run(settings, run_id: str, tags: dict[str, str], *, job_name: str |
         return {"run_id": run_id, "evaluated": False, "reason": "already evaluated"}
     scope = scope_from_tags(tags)
     config = RuleConfig.from_settings(settings.alerts)
-    outputs = load_run_outputs(settings, run_id)
+    outputs = load_run_outputs(settings, run_id, scope)
     live = store.live()
     signals, coverage = [], Coverage()
     summary = {"run_id": run_id, "cadence": scope.cadence, "evaluated": True, "duration_s": duration_s}
     if outputs is not None:
         signals, coverage = _finding_signals(settings, scope, outputs, config, live)
-        summary |= _record_entities(settings, outputs, scope.cadence, run_id, now)
+        summary |= _record_entities(settings, outputs, scope, run_id, now)
         summary |= {"fail": int((outputs.findings["status"] == "fail").sum()),
                     "unknown": int((outputs.findings["status"] == "unknown").sum())}  # fmt: skip
     cursor = store.get_cursor(REPAIR_CURSOR) or {}
@@ -83,10 +83,14 @@ def _finding_signals(settings, scope, outputs, config: RuleConfig, live: dict) -
     findings = outputs.findings
     fails, unknowns = findings[findings["status"] == "fail"], findings[findings["status"] == "unknown"]
     signals = failure_signals(fails, config, groups) + unknown_signals(unknowns, config)
-    levels = list(settings.source_images.supported_levels)
     if scope.complete:
         signals += layer_rate_signals(fails, judged_counts(outputs.nft, outputs.blocks, outputs.context), config)
-    return signals, run_coverage(scope, outputs.nft, outputs.blocks, outputs.context, levels)
+    return signals, run_coverage(scope, outputs.nft, outputs.blocks, outputs.context, _judged_levels(settings, scope))
+
+
+def _judged_levels(settings, scope) -> list[str]:
+    """The levels a run judges: every one, except in a shard other than the home shard (none)."""
+    return list(settings.source_images.supported_levels) if scope.judges_population else []
 
 
 def _count(decisions) -> dict[str, int]:
@@ -96,12 +100,12 @@ def _count(decisions) -> dict[str, int]:
     return counts
 
 
-def _record_entities(settings, outputs, cadence, run_id, now) -> dict:
+def _record_entities(settings, outputs, scope, run_id, now) -> dict:
     blocks = judged_blocks(outputs.blocks, outputs.context)
-    levels = list(settings.source_images.supported_levels)
+    levels = _judged_levels(settings, scope)
     results = verification.entity_results(outputs.findings, outputs.nft, blocks, levels)
     try:
-        written = verification.record_entities(settings, results, cadence=cadence, run_id=run_id, now=now)
+        written = verification.record_entities(settings, results, cadence=scope.cadence, run_id=run_id, now=now)
     except (LayerError, ValueError) as exc:
         log.warning("verification state of entities not written: %s", exc)
         written = 0

@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from .. import clients
-from ..cadences import context_blocks, in_scope
+from ..cadences import Scope, context_blocks, home_entities_only, in_scope
 from ..db.models import TABLES
 from ..layers.errors import LayerError
 
@@ -40,14 +40,17 @@ def _frame(settings, asset: str, run_id: str, **kwargs) -> pd.DataFrame | None:
     return pd.read_parquet(path, engine="pyarrow", **kwargs) if path.exists() else None
 
 
-def load_run_outputs(settings, run_id: str) -> RunOutputs | None:
-    """The run's findings (context blocks dropped) and joined frames; None when it produced no findings."""
+def load_run_outputs(settings, run_id: str, scope: Scope | None = None) -> RunOutputs | None:
+    """The run's findings (context blocks dropped; with ``scope``, the whole population's entities too unless
+    it judges them: :func:`..cadences.home_entities_only`) and joined frames; None when it produced no findings."""
     findings = _frame(settings, "consistency_findings", run_id)
     if findings is None:
         return None
     kv = _frame(settings, "blockstore_kv", run_id, columns=["key"])
     frames = {"blockstore_kv": kv} if kv is not None else {}
     findings = in_scope(findings, frames)
+    if scope is not None:
+        findings = home_entities_only(findings, scope)
     nft = _frame(settings, "nft_consistency", run_id)
     blocks = _frame(settings, "block_consistency", run_id)
     return RunOutputs(findings, nft, blocks, context_blocks(frames))

@@ -1,13 +1,15 @@
 """Consistency assets: the joined frames, the findings of every check, and the audit trail.
 
 Thin wiring: each asset calls a pure function of ``checks/`` over the snapshot frames. The GX
-suites on the joined frames are asset checks (``defs/gx_checks.py``).
+suites on the joined frames are asset checks (``defs/gx_checks.py``). A shard of the deep scan other than
+the home shard drops its findings on the whole population's entities (levels, ``vdc:latest``, the pending
+queue: :func:`..cadences.home_entities_only`) before they are written, alerted or repaired.
 """
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 
-from ..cadences import in_scope
+from ..cadences import home_entities_only, in_scope, scope_from_tags
 from ..checks.block_checks import run_block_checks
 from ..checks.block_join import build_block_consistency
 from ..checks.block_status import block_metrics, block_statuses
@@ -54,9 +56,12 @@ def nft_consistency(settings: SettingsResource, **frames: pd.DataFrame) -> Outpu
     kinds={"parquet"},
     description="Findings of every NFT check (fail and unknown), with seed 000's consistencyMetrics.",
 )
-def nft_findings(settings: SettingsResource, nft_consistency: pd.DataFrame, **frames: pd.DataFrame) -> Output:
+def nft_findings(
+    context: AssetExecutionContext, settings: SettingsResource, nft_consistency: pd.DataFrame, **frames: pd.DataFrame
+) -> Output:
     findings = judge_nfts(nft_consistency, frames, settings.load())
-    metrics = nft_metrics(nft_consistency, findings, frames)
+    metrics = nft_metrics(nft_consistency, findings, frames)  # per row: its level's source image counts too
+    findings = home_entities_only(findings, scope_from_tags(context.run.tags))
     findings.attrs["consistencyMetrics"] = metrics  # kept by the Parquet IO manager: run_history.metrics
     return Output(findings, metadata={**finding_counts(findings), "consistencyMetrics": MetadataValue.json(metrics)})
 
@@ -78,10 +83,14 @@ def block_consistency(settings: SettingsResource, **frames: pd.DataFrame) -> Out
     kinds={"parquet"},
     description="Findings of every block-store check, and each block's status (ok/partial/rehydrated/failed).",
 )
-def block_findings(settings: SettingsResource, block_consistency: pd.DataFrame, **frames: pd.DataFrame) -> Output:
+def block_findings(
+    context: AssetExecutionContext, settings: SettingsResource, block_consistency: pd.DataFrame, **frames: pd.DataFrame
+) -> Output:
     loaded = settings.load()
-    # scoped runs read one context block below their range to check its link: judge only the range itself
+    # scoped runs read one context block below their range to check its link: judge only the range itself;
+    # a shard judges vdc:latest and the pending queue only if it is the home shard
     findings = in_scope(run_block_checks(frames, loaded, blocks=block_consistency), frames)
+    findings = home_entities_only(findings, scope_from_tags(context.run.tags))
     statuses = block_statuses(block_consistency, findings, rehydrated=rehydrated_block_numbers(loaded))
     summary = block_metrics(statuses, findings)
     findings.attrs["blockStatus"] = summary
@@ -101,14 +110,16 @@ def consistency_findings(
     nft_consistency: pd.DataFrame,
     block_consistency: pd.DataFrame,
 ) -> Output[pd.DataFrame]:
-    findings = concat_findings([nft_findings, block_findings])
+    scope = scope_from_tags(context.run.tags)
+    findings = concat_findings([nft_findings, block_findings])  # both already home_entities_only
     cadence = context.run.tags.get("reconcile/cadence", "manual")
     metrics = {name: part.attrs[name] for name, part in (("consistencyMetrics", nft_findings),
                ("blockStatus", block_findings)) if name in part.attrs}  # fmt: skip
     loaded = settings.load()
     written = record_findings(loaded, context.run_id, cadence, findings, nft_consistency, block_consistency,
                               context.log, metrics=metrics)  # fmt: skip
-    return Output(findings, metadata={**finding_counts(findings), **written, "cadence": cadence})
+    shard = {"shard": scope.shard.key, "judges_population": scope.judges_population} if scope.shard else {}
+    return Output(findings, metadata={**finding_counts(findings), **written, "cadence": cadence, **shard})
 
 
 CONSISTENCY_ASSETS = [nft_consistency, nft_findings, block_consistency, block_findings, consistency_findings]
