@@ -27,7 +27,8 @@ Entities of the whole population (the levels' source images, ``vdc:latest``, ``v
 pending queue: :data:`POPULATION_CHECKS`) are read alike by every shard but judged by one, the *home shard*:
 the last, which also reads the blocks persisted above ``vdc:latest``, so it judges the pointer as an unsharded
 read does. :func:`home_entities_only` drops the other shards' findings on them, and their alert coverage
-leaves them out. A ``vdc:tx`` index entry no block holds (a dangling one) is found only by an unsharded read.
+leaves them out. A ``vdc:tx`` index entry no block holds (a dangling one) is named by no shard's blocks: the
+home shard sweeps the whole index for them (:mod:`.snapshots.tx_sweep`).
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ class Scope:
             return ""
         where = "here" if self.judges_population else f"by shard {self.shard_count - 1}"
         population = f"source images, vdc:latest and the pending queue judged {where}"
-        return f"; {population}; dangling vdc:tx index entries not judged (sharded)"
+        return f"; {population}; dangling vdc:tx index entries judged {where}"
 
     def to_json(self) -> str:
         data = asdict(self)

@@ -94,8 +94,8 @@ def test_which_scopes_judge_the_population_and_what_the_summary_says():
     assert not any(deep_scope(Shard(i, 8)).judges_population for i in range(7))
     home, other = deep_scope(Shard(7, 8)).summary(), deep_scope(Shard(5, 8)).summary()
     assert home.endswith("; source images, vdc:latest and the pending queue judged here; "
-                         "dangling vdc:tx index entries not judged (sharded)")  # fmt: skip
-    assert "judged by shard 7; dangling vdc:tx index entries not judged (sharded)" in other
+                         "dangling vdc:tx index entries judged here")  # fmt: skip
+    assert "judged by shard 7; dangling vdc:tx index entries judged by shard 7" in other
     assert "dangling" not in deep_scope().summary() and "judged" not in regular_scope().summary()
     assert Scope.from_json(deep_scope(Shard(5, 8)).to_json()).judges_population is False
 
@@ -179,7 +179,7 @@ def test_population_findings_come_from_the_home_shard_once(scan):
     assert set().union(finding_keys(home, "unknown"), finding_keys(other, "unknown")) == set()
     assert shards[0].assets["consistency_findings"]["judges_population"] is True
     assert shards[1].assets["consistency_findings"]["judges_population"] is False
-    assert "judged by shard 1" in shards[1].scope and "dangling vdc:tx" in shards[1].scope
+    assert "judged by shard 1; dangling vdc:tx index entries judged by shard 1" in shards[1].scope
 
 
 def test_audit_rows_on_population_entities_only_in_the_home_shard(scan):

@@ -4,7 +4,9 @@
   name the highest block number persisted in any tier with that block's hash.
 - TX_INDEX_INCONSISTENT (tx id): for each transaction of a block's reference copy, ``vdc:tx:ID`` is
   missing, unreadable, or names another block (number, or ``blockHash`` when given); and an index
-  entry whose named block does not hold the transaction.
+  entry whose named block does not hold the transaction (a dangling one). A sharded scan's home shard judges
+  those from its sweep of the whole index (:mod:`..snapshots.tx_sweep`): the loose entries ride in its KV frame
+  with the sweep's verdict on each named block it did not read itself.
 
 Both are KV checks: if KV could not be read they are unknown (the transactions are then those of
 the R2 copies).
@@ -14,11 +16,16 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
+from ..cadences import BLOCK_SCOPE_ATTR
 from ..layers import blocks as fmt
+from ..snapshots.tx_sweep import SCOPED, SWEEP_ATTR, UNREADABLE, named_block
 from .block_join import BlockContext, any_unknown
 from .findings import concat_findings, empty_findings, findings_from, unknown_from
+
+WHOLE_INDEX = "*"  # entity of the unknown when the home shard's sweep of the index stopped
 
 
 def _json_object(text: object) -> dict | None:
@@ -82,7 +89,7 @@ def tx_index(ctx: BlockContext) -> pd.DataFrame:
     """The vdc:tx:ID entries: tx_id, index_block (None if unreadable), index_hash."""
     rows = _kv_rows(ctx, "tx")
     values = [_json_object(v) or {} for v in rows["value"]]
-    numbers = [v.get("blockNumber") if isinstance(v.get("blockNumber"), int) else None for v in values]
+    numbers = [named_block(v) for v in values]
     return pd.DataFrame({"tx_id": rows["tx_id"].astype(str).to_numpy(),
                          "index_block": pd.array(numbers, dtype="Int64"),
                          "index_hash": [v.get("blockHash") for v in values]})  # fmt: skip
@@ -107,15 +114,26 @@ def _held_problems(holders: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
     return bad
 
 
+def _sweep(ctx: BlockContext) -> dict:
+    """The home shard's sweep of the index (:mod:`..snapshots.tx_sweep`), {} for any other read."""
+    frame = ctx.frames.get("kv")
+    block_scope = frame.attrs.get(BLOCK_SCOPE_ATTR) if frame is not None else None
+    return (block_scope or {}).get(SWEEP_ATTR) or {}
+
+
 def _dangling(ctx: BlockContext, holders: pd.DataFrame, index: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Index entries for transactions no reference copy holds: (fail rows, unknown rows)."""
+    """Index entries for transactions no reference copy holds: (fail rows, unknown rows). A named block no tier
+    row shows is absent when R2 was read; for the home shard's swept entries, the sweep says what it found."""
     loose = index[~index["tx_id"].isin(holders["tx_id"])]
     blocks = ctx.blocks.set_index("block_number")
     named = loose["index_block"].astype("Int64")
     known_block = named.isin(blocks.index[blocks["ref_tier"].notna()]).fillna(False).astype(bool)
     seen = named.isin(blocks.index).fillna(False).astype(bool)
     unread = blocks.index[blocks["ref_tier"].isna() & any_unknown(blocks)]
-    uncertain = (seen & named.isin(unread).fillna(False).astype(bool)) | (~seen & (not ctx.readable["r2"]))
+    swept = loose["tx_id"].map(_sweep(ctx).get("states") or {})
+    by_sweep = (swept.notna() & swept.ne(SCOPED)).to_numpy()  # the sweep read the named block, not the shard
+    unseen_uncertain = np.where(by_sweep, swept.eq(UNREADABLE).to_numpy(), not ctx.readable["r2"])
+    uncertain = (seen & named.isin(unread).fillna(False).astype(bool)) | (~seen & unseen_uncertain)
     return loose[known_block | ~uncertain], loose[~known_block & uncertain]
 
 
@@ -138,4 +156,12 @@ def check_tx_index(ctx: BlockContext) -> pd.DataFrame:
                              "index_block": None if pd.isna(row["index_block"]) else int(row["index_block"])},
     )  # fmt: skip
     undecided = unknown_from("TX_INDEX_INCONSISTENT", loose_unknown, "tx_id", "the named block could not be read")
-    return concat_findings([held, dangling, undecided])
+    return concat_findings([held, dangling, undecided, _unswept(ctx)])
+
+
+def _unswept(ctx: BlockContext) -> pd.DataFrame:
+    """The home shard's sweep stopped (KV failed listing or reading the index): dangling entries unseen."""
+    error = _sweep(ctx).get("error")
+    if not error:
+        return empty_findings()
+    return unknown_from("TX_INDEX_INCONSISTENT", pd.DataFrame({"entity": [WHOLE_INDEX]}), "entity", error)

@@ -15,6 +15,11 @@ Then ``vdc:latest``, ``vdc:pending:count`` and the ``vdc:tx:ID`` key of every tr
 read (from the KV copy; from the R2 copy where the KV copy is absent or unreadable, so a missing index entry
 is never assumed). The frame carries ``attrs["block_scope"] = {"judged", "context", "read"}``; the R2 snapshot
 reads the same numbers (``read``).
+
+The home shard of a sharded scan (``scope.judges_population``) also sweeps the whole ``vdc:tx`` index for
+the entries no block it read holds (:mod:`.tx_sweep`): the loose ones join the values as ``tx`` rows and the
+sweep's verdict on each named block rides in the block scope (``"tx_sweep"``), so the dangling entries are
+judged as an unsharded read judges them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from ..cadences import BLOCK_SCOPE_ATTR, Scope
 from ..layers import blocks as fmt
 from ..shards import Shard
 from .base import LayerStatus, Snapshot
+from .tx_sweep import SWEEP_ATTR, sweep_tx_index
 
 WALK_BATCH = 32
 
@@ -145,11 +151,22 @@ async def scoped_kv_values(kv, r2, scope: Scope) -> tuple[dict[str, bytes | None
     walked |= {fmt.block_key(n): values[fmt.block_key(n)] for n in read if fmt.block_key(n) in values}
     walked |= await kv.get_many([fmt.block_key(n) for n in read if fmt.block_key(n) not in walked])
     walked |= await kv.get_many(await _tx_keys(r2, walked, read))
-    return walked, {"judged": judged, "context": context, "read": read}
+    block_scope = {"judged": judged, "context": context, "read": read}
+    if scope.shard is not None and scope.judges_population:  # the home shard: the dangling index entries
+        sweep = await sweep_tx_index(kv, r2, walked, set(read))
+        walked |= sweep.values
+        block_scope[SWEEP_ATTR] = sweep.attrs()
+    return walked, block_scope
 
 
 def scoped_snapshot(frame, block_scope: dict, scope: Scope) -> Snapshot:
     """The KV snapshot of a scoped read; the block scope rides in the frame's attrs (kept by Parquet)."""
     frame.attrs[BLOCK_SCOPE_ATTR] = block_scope
     counts = frame["kind"].value_counts().to_dict()
-    return Snapshot(frame, LayerStatus("kv", rows=len(frame), counts=counts, message=f"scoped: {scope.summary()}"))
+    message = f"scoped: {scope.summary()}"
+    sweep = block_scope.get(SWEEP_ATTR)
+    if sweep is not None:
+        counts |= {f"tx_sweep_{name}": n for name, n in sweep["counts"].items()}
+        message += f"; {sweep['error']}" if sweep["error"] else ""
+    status = "degraded" if sweep is not None and sweep["error"] else "ok"
+    return Snapshot(frame, LayerStatus("kv", status, rows=len(frame), counts=counts, message=message))
