@@ -94,6 +94,18 @@ def test_list_keys_follows_the_cursor_over_several_pages(server: KVServer) -> No
     assert run(lambda c: c.list_keys("nothing:"), server) == []
 
 
+def test_key_pages_yields_one_listing_page_at_a_time(server: KVServer) -> None:
+    for i in range(10):
+        server.set(f"vdc:tx:t{i}", b"{}")
+    server.list_page_size = 4
+
+    async def pages(client) -> list[list[str]]:
+        return [page async for page in client.key_pages("vdc:tx:")]
+
+    assert [len(page) for page in run(pages, server)] == [4, 4, 2]
+    assert server.operations["list"] == 3
+
+
 def test_get_many_uses_bulk_reads_in_batches_of_100(server: KVServer) -> None:
     for i in range(240):
         server.set(f"k{i}", f"v{i}".encode())

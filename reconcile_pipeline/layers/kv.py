@@ -22,6 +22,7 @@ malformed envelope -> :class:`DecodeError`. ``request_count`` counts logical req
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import httpx
@@ -120,7 +121,11 @@ class KVClient:
 
     async def list_keys(self, prefix: str = "") -> list[str]:
         """Every key name starting with ``prefix``, following the cursor to the end."""
-        names: list[str] = []
+        return [name async for page in self.key_pages(prefix) for name in page]
+
+    async def key_pages(self, prefix: str = "") -> AsyncIterator[list[str]]:
+        """The key names starting with ``prefix``, one listing page (<= ``list_limit``) at a time, so a caller
+        walking a large namespace holds one page, not every name."""
         cursor, seen = "", set()
         while True:
             params = {"prefix": prefix, "limit": str(self.list_limit)}
@@ -128,10 +133,10 @@ class KVClient:
                 params["cursor"] = cursor
             result = await self._send("GET", f"{self.base_url}/keys", params=params)
             body = _require_success(result, _list_where(prefix))
-            names.extend(_key_names(body, prefix))
+            yield _key_names(body, prefix)
             cursor = _next_cursor(body, prefix)
             if not cursor:
-                return names
+                return
             if cursor in seen:
                 raise DecodeError("list cursor repeats itself", layer=LAYER, where=_list_where(prefix))
             seen.add(cursor)

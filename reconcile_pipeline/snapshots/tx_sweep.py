@@ -25,12 +25,11 @@ import json
 import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Container
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from ..layers import blocks as fmt
-from ..layers import kv as kv_api
-from ..layers.errors import DecodeError, LayerError
+from ..layers.errors import LayerError
 
 SWEEP_BATCH = 200
 SWEEP_ATTR = "tx_sweep"  # key in the KV frame's block scope: {"states": {tx_id: state}, "counts", "error"}
@@ -71,23 +70,6 @@ def _tx_ids(block: dict) -> set[str] | None:
     if not isinstance(txs, list):
         return None
     return {tx["txId"] for tx in txs if isinstance(tx, dict) and isinstance(tx.get("txId"), str)}
-
-
-async def key_pages(kv, prefix: str) -> AsyncIterator[list[str]]:
-    """The key names under ``prefix``, a page (<= ``kv.list_limit``) at a time: ``KVClient.list_keys`` walks
-    the same cursor but gathers every name before it returns."""
-    cursor, seen = "", set()
-    where = kv_api._list_where(prefix)
-    while True:
-        params = {"prefix": prefix, "limit": str(kv.list_limit)} | ({"cursor": cursor} if cursor else {})
-        body = kv_api._require_success(await kv._send("GET", f"{kv.base_url}/keys", params=params), where)
-        yield kv_api._key_names(body, prefix)
-        cursor = kv_api._next_cursor(body, prefix)
-        if not cursor:
-            return
-        if cursor in seen:
-            raise DecodeError("list cursor repeats itself", layer=kv_api.LAYER, where=where)
-        seen.add(cursor)
 
 
 async def _r2_copies(r2, numbers: list[int], counts: Counter) -> dict[int, bytes | None] | None:
@@ -193,7 +175,7 @@ async def _judge_chunk(kv, r2, chunk: list[tuple], sweep: TxSweep) -> None:
 
 async def _sweep(kv, r2, already_read: Container[str], read_numbers: Container[int], batch_size: int,
                  sweep: TxSweep, spill: _Spill) -> None:  # fmt: skip
-    async for page in key_pages(kv, fmt.TX_KEY_PREFIX):
+    async for page in kv.key_pages(fmt.TX_KEY_PREFIX):
         sweep.counts["listed"] += len(page)
         tx_keys = [key for key in page if fmt.parse_tx_key(key) is not None]  # others are no index entries
         keys = [key for key in tx_keys if key not in already_read]
