@@ -153,8 +153,9 @@ def test_each_outage_is_unavailable_then_recovers(world, layer: str, fault: str)
     _arm(server, fault)
     started = time.monotonic()
     try:
+        # the short timeout only where the fault is one: a 503 on a busy machine may take longer than 0.15 s
         with pytest.raises(LayerUnavailable) as caught:
-            read(the_world, proxy, TIMEOUT_S, ONCE)
+            read(the_world, proxy, TIMEOUT_S if FAULTS[fault] == "timeout" else HEALTHY_TIMEOUT_S, ONCE)
     finally:
         _recover(server, fault)
     elapsed = time.monotonic() - started
