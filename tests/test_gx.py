@@ -48,6 +48,22 @@ def test_outcomes_match_their_expectation_not_their_position(suite):
     assert outcomes["absent_column"].error and "absent" in outcomes["absent_column"].error
 
 
+def test_only_the_columns_the_suite_reads_reach_gx_and_the_outcomes_are_the_same(suite, monkeypatch):
+    frame = pd.DataFrame({f"c{i}": ["ok"] * 10 for i in range(6)} | {"entity_id": [f"e{k}" for k in range(10)],
+                                                                    "owner": ["us"] * 10, "unused": range(10)})
+    frame.loc[4, "owner"] = "them"
+    frame.attrs = {"consistencyMetrics": {"big": list(range(1000))}}
+    seen = []
+    batch = gx_runner._batch
+    monkeypatch.setattr(gx_runner, "_batch", lambda narrow: seen.append(narrow) or batch(narrow))
+    outcomes = validate_frame(frame, suite, {"owners": ["us"]})
+    assert list(seen[0].columns) == [f"c{i}" for i in range(6)] + ["entity_id", "owner"] and seen[0].attrs == {}
+    assert frame.attrs and "unused" in frame  # the caller's frame is untouched
+    assert [(o.meta.check_name, o.unexpected_count) for o in outcomes if not o.success] == [
+        ("owner_ours", 1), ("absent_column", 0)]  # fmt: skip
+    assert {"c0", "owner", "absent", "ok"} <= gx_runner.suite_columns(gx_runner.load_suite_json(suite))
+
+
 def test_samples_are_bounded(suite):
     frame = pd.DataFrame({f"c{i}": ["bad"] * 500 for i in range(6)} | {"entity_id": [f"e{k}" for k in range(500)],
                                                                       "owner": ["us"] * 500, "absent": 1})
