@@ -132,7 +132,8 @@ def test_trends_follow_episodes_across_runs(runs):
     for key in (("SOURCE_MISSING", "Gold"), ("SOURCE_MISSING_ACTIVE_NFT", "Gold")):  # restored before run 2
         episode = episodes.loc[key]
         assert not episode["open"] and episode["resolved_run"] == second.run_id
-        assert episode["time_to_repair_s"] == (started[second.run_id] - started[first.run_id]).total_seconds()
+        expected_s = (started[second.run_id] - started[first.run_id]).total_seconds()
+        assert episode["time_to_repair_s"] == pytest.approx(expected_s, abs=1e-6)  # seconds through floats
     mutable = history.episodes[history.episodes["check_id"] == "CHAIN_METADATA_MUTABLE"]
     assert len(mutable) == 1 and bool(mutable["open"].iloc[0])  # unknown in run 2: not repaired
     assert episodes.loc[("SOURCE_MISSING", "Diamond"), "open"]
