@@ -112,17 +112,20 @@ def operation_byte(mint: object, op_id: object) -> int:
     return id_first_byte(op_id) if first is None else first
 
 
-def base58_byte(value: int) -> str:
-    """One byte in base58 (a ``memcmp`` filter's ``bytes``): 0 is ``"1"``."""
-    if not 0 <= value < 256:
-        raise ValueError(f"{value} is not a byte")
-    if value == 0:
-        return "1"
+def base58_digits(value: int) -> str:
+    """``value`` (>= 0) as base58 digits, most significant first, unpadded (``""`` for 0)."""
     digits = ""
     while value:
         value, rest = divmod(value, 58)
         digits = BASE58_ALPHABET[rest] + digits
     return digits
+
+
+def base58_byte(value: int) -> str:
+    """One byte in base58 (a ``memcmp`` filter's ``bytes``): 0 is ``"1"``."""
+    if not 0 <= value < 256:
+        raise ValueError(f"{value} is not a byte")
+    return base58_digits(value) or "1"
 
 
 def operation_bytes(

@@ -44,7 +44,7 @@ from functools import cache
 
 from sqlalchemy import ColumnElement, LargeBinary, and_, bindparam, case, cast, false, func, or_, true
 
-from ..shards import BASE58_ALPHABET, Shard
+from ..shards import BASE58_ALPHABET, Shard, base58_digits
 
 KEY_BYTES = 32
 KEY_LENGTHS = range(32, 45)  # the lengths of a 32-byte key in base58
@@ -59,10 +59,7 @@ Bounds = tuple[str | None, str | None]  # [low, high) of same-length strings; No
 
 def numeral(value: int, length: int) -> str:
     """``value`` in base58, padded with ``'1'`` (the zero digit) to ``length`` characters."""
-    digits = ""
-    while value:
-        value, rest = divmod(value, 58)
-        digits = BASE58_ALPHABET[rest] + digits
+    digits = base58_digits(value)
     if len(digits) > length:
         raise ValueError(f"{len(digits)} base58 digits do not fit in {length}")
     return "1" * (length - len(digits)) + digits
