@@ -159,6 +159,25 @@ def _require_transactions(block: dict, where: str) -> None:
             raise _fail(f"transactions[{index}].txId must be a non-empty string", where)
 
 
+def json_object(raw: bytes | None) -> dict | None:
+    """``raw`` as a JSON object, leniently: None when absent, not JSON, or not an object (no DecodeError)."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def listed_tx_ids(block: dict) -> list[str]:
+    """The txIds of a block's transactions, leniently: what :func:`parse_block` would reject is skipped."""
+    txs = block.get("transactions")
+    if not isinstance(txs, list):
+        return []
+    return [tx["txId"] for tx in txs if isinstance(tx, dict) and isinstance(tx.get("txId"), str)]
+
+
 def parse_block(raw: bytes, *, where: str) -> dict:
     """Decode and validate one stored block; raise DecodeError naming the bad field and ``where``."""
     if len(raw) > MAX_BLOCK_BYTES:

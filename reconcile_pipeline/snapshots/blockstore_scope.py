@@ -24,7 +24,6 @@ judged as an unsharded read judges them.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from ..cadences import BLOCK_SCOPE_ATTR, Scope
@@ -36,31 +35,14 @@ from .tx_sweep import SWEEP_ATTR, sweep_tx_index
 WALK_BATCH = 32
 
 
-def _json(raw: bytes | None) -> dict | None:
-    if raw is None:
-        return None
-    try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def latest_number(raw: bytes | None) -> int | None:
-    number = (_json(raw) or {}).get("blockNumber")
+    number = (fmt.json_object(raw) or {}).get("blockNumber")
     return number if isinstance(number, int) and not isinstance(number, bool) and number >= 0 else None
 
 
 def _timestamp(raw: bytes | None) -> int | None:
-    stamp = (_json(raw) or {}).get("timestamp")
+    stamp = (fmt.json_object(raw) or {}).get("timestamp")
     return stamp if isinstance(stamp, int) and not isinstance(stamp, bool) else None
-
-
-def _tx_ids(raw: bytes | None) -> list[str]:
-    txs = (_json(raw) or {}).get("transactions")
-    if not isinstance(txs, list):
-        return []
-    return [tx["txId"] for tx in txs if isinstance(tx, dict) and isinstance(tx.get("txId"), str)]
 
 
 async def _walk_window(kv, latest: int, since: datetime, values: dict[str, bytes | None]) -> list[int]:
@@ -129,14 +111,14 @@ async def _tx_keys(r2, values: dict[str, bytes | None], numbers: list[int]) -> l
     unparsed = []
     for number in numbers:
         raw = values.get(fmt.block_key(number))
-        ids = _tx_ids(raw)
-        if raw is None or _json(raw) is None:
+        block = fmt.json_object(raw)
+        if block is None:
             unparsed.append(number)
-        tx_ids += ids
+        tx_ids += fmt.listed_tx_ids(block or {})
     if unparsed:
         copies = await r2.get_many([fmt.r2_block_key(n) for n in unparsed])
         for raw in copies.values():
-            tx_ids += _tx_ids(raw)
+            tx_ids += fmt.listed_tx_ids(fmt.json_object(raw) or {})
     return [fmt.tx_key(tx_id) for tx_id in dict.fromkeys(tx_ids)]
 
 

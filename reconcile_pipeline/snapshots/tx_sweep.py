@@ -21,7 +21,6 @@ blocks (each block read once, whatever the number of its transactions). No Dagst
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import tempfile
 from collections import Counter
@@ -51,25 +50,10 @@ class TxSweep:
         return {"states": dict(self.states), "counts": dict(self.counts), "error": self.error}
 
 
-def _json_object(raw: bytes | None) -> dict | None:
-    try:
-        value = json.loads(raw) if raw is not None else None
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def named_block(value: dict) -> int | None:
     """The block number a parsed ``vdc:tx`` value names (None: no integer blockNumber)."""
     number = value.get("blockNumber")
     return number if isinstance(number, int) and not isinstance(number, bool) else None
-
-
-def _tx_ids(block: dict) -> set[str] | None:
-    txs = block.get("transactions")
-    if not isinstance(txs, list):
-        return None
-    return {tx["txId"] for tx in txs if isinstance(tx, dict) and isinstance(tx.get("txId"), str)}
 
 
 async def _r2_copies(r2, numbers: list[int], counts: Counter) -> dict[int, bytes | None] | None:
@@ -92,7 +76,7 @@ async def _block_states(kv, r2, numbers: list[int], batch_tx: set[str], counts: 
         kv_copies = await kv.get_many([fmt.block_key(n) for n in numbers])
     except LayerError:
         return dict.fromkeys(numbers, UNREADABLE)
-    parsed = {n: _json_object(kv_copies[fmt.block_key(n)]) for n in numbers}
+    parsed = {n: fmt.json_object(kv_copies[fmt.block_key(n)]) for n in numbers}
     r2_copies = await _r2_copies(r2, [n for n in numbers if parsed[n] is None], counts)
     states: dict[int, str | set] = {}
     for number in numbers:
@@ -102,8 +86,8 @@ async def _block_states(kv, r2, numbers: list[int], batch_tx: set[str], counts: 
             continue
         if block is None:
             raw = r2_copies[number]
-            block, exists = _json_object(raw), exists or raw is not None
-        held = _tx_ids(block) if block is not None else None
+            block, exists = fmt.json_object(raw), exists or raw is not None
+        held = set(fmt.listed_tx_ids(block)) if block is not None else None
         states[number] = (held & batch_tx) if held is not None else (HOLDS_NOT if exists else ABSENT)
     return states  # the block bytes go out of scope here
 
@@ -150,7 +134,7 @@ async def _read_values(kv, keys: list[str], read_numbers: Container[int], sweep:
     for key, raw in values.items():
         if raw is None:
             continue  # listed, then deleted: no entry any more
-        tx_id, number = fmt.parse_tx_key(key), named_block(_json_object(raw) or {})
+        tx_id, number = fmt.parse_tx_key(key), named_block(fmt.json_object(raw) or {})
         if number is None:
             _keep(sweep, key, tx_id, raw, UNNAMED)
         elif number < 0:
