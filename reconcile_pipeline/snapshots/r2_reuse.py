@@ -103,19 +103,18 @@ class R2Reuse:
         with ThreadPoolExecutor(ARCHIVE_THREADS, thread_name_prefix="r2-archive") as pool:  # writes overlap
             archived = dict(zip(read, pool.map(self._archived, read.values()), strict=True))
         copies = [{"key": self.state_key(key), "fresh": False} for key in self.reused]
-        for key, raw in read.items():
-            if archived[key]:
-                info = self.listed[key]
-                copies.append({"key": self.state_key(key), "fresh": True, "etag": info.etag, "size": info.size,
-                               "sha256": hashlib.sha256(raw).hexdigest()})  # fmt: skip
-        for key, raw in self.proved.items():
-            info = self.listed[key]
-            copies.append({"key": self.state_key(key), "fresh": True, "etag": info.etag, "size": info.size,
-                           "sha256": hashlib.sha256(raw).hexdigest()})  # fmt: skip
+        fresh = [(key, raw) for key, raw in read.items() if archived[key]] + list(self.proved.items())
+        copies += [self._fresh_copy(key, raw) for key, raw in fresh]
         try:
             verification.record_r2_copies(self.settings, copies, cadence=self.cadence, run_id=self.run_id)
         except (LayerError, ValueError) as exc:
             log.warning("verification state of R2 copies not written: %s", exc)
+
+    def _fresh_copy(self, key: str, raw: bytes) -> dict:
+        """The state of a copy whose bytes are ``raw``, with the ETag and size it was listed under."""
+        info = self.listed[key]
+        return {"key": self.state_key(key), "fresh": True, "etag": info.etag, "size": info.size,
+                "sha256": hashlib.sha256(raw).hexdigest()}  # fmt: skip
 
     def close(self) -> None:
         if self.archive is not None:
