@@ -128,12 +128,12 @@ async def snapshot_r2(
     r2 = clients.r2_client(settings)
     reuse = R2Reuse(settings, r2.bucket, {}, mode != "deep", cadence, run_id)
     try:
-        pending = await r2.list_objects("pending/")
-        if numbers is None:
-            blocks = await r2.list_objects("blocks/")
+        if numbers is None:  # the two listings run at once
+            blocks, pending = await asyncio.gather(r2.list_objects("blocks/"), r2.list_objects("pending/"))
             block_keys = [info.key for info in blocks]
         else:
             blocks, block_keys = [], [fmt.r2_block_key(n) for n in numbers]
+            pending = await r2.list_objects("pending/")
         keys = sorted(block_keys) + sorted(info.key for info in pending)
         reuse.listed = {info.key: info for info in [*blocks, *pending]}
         known = reuse.known(keys)
