@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import time
 
 import pytest
 
@@ -111,15 +110,12 @@ def test_block_core_and_core_sha256_drop_ipfs_fields() -> None:
     assert b.core_sha256({**block, "timestamp": 0}) != b.core_sha256(block)
 
 
-def test_chain_of_10000_blocks_builds_fast_and_links() -> None:
-    started = time.perf_counter()
+def test_chain_of_10000_blocks_links() -> None:
     chain, previous = [], b.GENESIS_PREVIOUS_HASH
     for n in range(10_000):
         block = b.build_block(n, 1_700_000_000_000 + n * 60_000, previous, [tx(n), tx(n + 1)])
         chain.append(block)
         previous = block["hash"]
-    elapsed = time.perf_counter() - started
-    assert elapsed < 3.0, elapsed
     assert chain[0]["previousHash"] == "0" * 64
     assert all(chain[i]["previousHash"] == chain[i - 1]["hash"] for i in range(1, len(chain)))
     assert len({block["hash"] for block in chain}) == 10_000
@@ -206,12 +202,13 @@ def test_parse_block_depth_limit_is_twenty_levels() -> None:
         b.parse_block(nested_block(18), where="x")
 
 
-def test_parse_block_rejects_deep_nesting_quickly() -> None:
+def test_parse_block_rejects_deep_nesting_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[object] = []
+    monkeypatch.setattr(b.json, "loads", lambda *args, **kwargs: decoded.append(args))
     for data in (b"[" * 1_000_000 + b"]" * 1_000_000, b'{"a":' * 500_000 + b"1" + b"}" * 500_000):
-        started = time.perf_counter()
         with pytest.raises(DecodeError, match="nests deeper"):
             b.parse_block(data, where="x")
-        assert time.perf_counter() - started < 0.5
+    assert decoded == []  # refused by the bracket scan, never handed to the JSON decoder
 
 
 def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
