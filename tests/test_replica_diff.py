@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 
 from reconcile_pipeline.layers.errors import LayerUnavailable
 from reconcile_pipeline.layers.replica_diff import SqlBackend, TableSpec, diff_tables, start_digits
-from tests.conftest import _create_database, _drop_database
+from reconcile_pipeline.sandbox.postgres import create_database, drop_database
 
 TABLE = TableSpec("records", "id", ("id", "owner", "amount", "note"))
 ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -44,8 +44,8 @@ def two_urls(request: pytest.FixtureRequest, tmp_path) -> tuple[str, str]:  # no
         return f"sqlite:///{tmp_path / 'primary.db'}", f"sqlite:///{tmp_path / 'replica.db'}"
     first = make_url(request.getfixturevalue("pg_db_url"))
     admin, name = first.set(database="postgres").render_as_string(hide_password=False), first.database + "_r"
-    _create_database(admin, name)  # a second fresh database on the same server
-    request.addfinalizer(lambda: _drop_database(admin, name))
+    create_database(admin, name)  # a second fresh database on the same server
+    request.addfinalizer(lambda: drop_database(admin, name))
     return first.render_as_string(hide_password=False), first.set(database=name).render_as_string(hide_password=False)
 
 
