@@ -7,6 +7,7 @@ scale     join + checks + GX suites over synthetic NFT frames (100k .. 1M rows),
 deep      the sharded deep scan: one shard's memory as the world grows (100k -> 1M), every shard of 1M rows
           on 2 worker processes, a real world's shard run against the unsharded run
 hashing   source-image hashing against hashlib's raw SHA-256
+replicas  the replica row diff against reladiff on two PostgreSQL databases (1M rows; 0, 1, 1,000 differing)
 table     rewrite the table in bench/README.md from bench/results/*.json
 all       latency, scale, deep and hashing; writes bench/results/*.json and the README table
 """
@@ -67,6 +68,13 @@ def cmd_hashing(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replicas(args: argparse.Namespace) -> int:
+    from .suite_replicas import run_replicas_suite
+
+    run_replicas_suite(args)
+    return 0
+
+
 def cmd_all(args: argparse.Namespace) -> int:
     for command in (cmd_latency, cmd_scale, cmd_deep, cmd_hashing):
         command(args)
@@ -119,6 +127,11 @@ def _hashing_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hash-mb", type=int, default=256, help="MiB hashed per method")
 
 
+def _replicas_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--replica-rows", type=int, default=1_000_000, help="rows of the primary table")
+    parser.add_argument("--replica-differences", default="0,1,1000", help="differing rows per case")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -145,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     hashing = commands.add_parser("hashing", help="source-image hashing against hashlib")
     _hashing_args(hashing)
     hashing.set_defaults(handler=cmd_hashing)
+    replicas = commands.add_parser("replicas", help="the replica row diff against reladiff (PostgreSQL)")
+    _replicas_args(replicas)
+    replicas.set_defaults(handler=cmd_replicas)
     commands.add_parser("table", help="rewrite bench/README.md's table from the results").set_defaults(
         handler=cmd_table
     )

@@ -27,7 +27,7 @@ def table(folder: Path) -> str:
     for path in sorted(folder.glob("latency-*.json")):
         source = json.loads(path.read_text())
         lines += [_row(name, entry, source) for name, entry in source["targets"].items()]
-    for name in ("scale", "deep", "hashing"):
+    for name in ("scale", "deep", "hashing", "replicas"):
         source = _load(folder, name)
         if source:
             lines += [_row(target, entry, source) for target, entry in source["targets"].items()]

@@ -57,9 +57,11 @@ def run_diff(urls: tuple[str, str], primary_rows: list[tuple], replica_rows: lis
 
 def test_clean_pair_costs_one_grouped_query_a_side(two_urls: tuple[str, str]) -> None:
     rows = world(random.Random(1), 3000)
-    diff = run_diff(two_urls, rows, list(reversed(rows)))
+    primary = SqlBackend(make_table(two_urls[0], rows), TABLE, layer="primary")
+    replica = SqlBackend(make_table(two_urls[1], list(reversed(rows))), TABLE)
+    diff = diff_tables(primary, replica)
     assert diff.clean and diff.rows_shipped == 0
-    assert diff.queries == 3  # the primary's count, one grouped digest query on each side
+    assert replica.queries == 1 and primary.queries <= 3  # + the row count (an estimate, then count(*) if none)
 
 
 def test_exact_rows_found(two_urls: tuple[str, str]) -> None:

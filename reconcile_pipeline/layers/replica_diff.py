@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Engine, event, text
 from sqlalchemy import exc as sa_exc
@@ -35,6 +36,7 @@ from .errors import LayerDataError, LayerUnavailable
 ROWS_PER_BUCKET = 16
 MAX_DIGITS = 32
 BATCH = 5000  # bound parameters per statement (SQLite allows 32766)
+T = TypeVar("T")
 BucketDigest = tuple[int, int, int]  # rows, sum of the row hashes' first 32 bits, of their next 32 bits
 
 
@@ -134,6 +136,11 @@ class SqlBackend:
                                  layer=self.layer, where=self.table.name) from None  # fmt: skip
 
     def row_count(self) -> int:
+        """The row count, or PostgreSQL's planner estimate when it has one (it only sizes the buckets)."""
+        if self.dialect is POSTGRESQL:
+            estimate = self._run("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)", {"t": self.table.name})
+            if estimate and estimate[0][0] is not None and estimate[0][0] >= 0:
+                return int(estimate[0][0])
         return int(self._run(f"SELECT count(*) FROM {_quote(self.table.name)}")[0][0])
 
     def bucket_digests(self, digits: int, within: Sequence[str] = ()) -> dict[str, BucketDigest]:
@@ -179,11 +186,19 @@ def start_digits(rows: int, rows_per_bucket: int = ROWS_PER_BUCKET) -> int:
     return max(1, min(MAX_DIGITS, math.ceil(math.log(max(rows, 1) / rows_per_bucket, 16)) if rows > 0 else 1))
 
 
+def _both(call: Callable[[DiffBackend], T], primary: DiffBackend, replica: DiffBackend) -> tuple[T, T]:
+    """``call`` on both sides at once: they are separate databases (in production, separate machines)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        left = pool.submit(call, primary)
+        right = call(replica)
+        return left.result(), right
+
+
 def diff_tables(primary: DiffBackend, replica: DiffBackend, *, fetch_threshold: int = 256) -> RowDiff:
     """The rows that differ between ``primary`` and ``replica`` (see the module docstring)."""
     diff = RowDiff()
     digits = start_digits(primary.row_count())
-    left, right = primary.bucket_digests(digits), replica.bucket_digests(digits)
+    left, right = _both(lambda side: side.bucket_digests(digits), primary, replica)
     to_fetch: list[str] = []
     while True:
         differing = sorted(b for b in left.keys() | right.keys() if left.get(b) != right.get(b))
@@ -194,7 +209,7 @@ def diff_tables(primary: DiffBackend, replica: DiffBackend, *, fetch_threshold: 
             to_fetch.extend(large)
             break
         digits += 1
-        left, right = primary.bucket_digests(digits, large), replica.bucket_digests(digits, large)
+        left, right = _both(lambda side: side.bucket_digests(digits, large), primary, replica)  # noqa: B023
     _compare_buckets(diff, primary, replica, to_fetch)
     diff.queries = getattr(primary, "queries", 0) + getattr(replica, "queries", 0)
     return diff
@@ -207,13 +222,14 @@ def _compare_buckets(diff: RowDiff, primary: DiffBackend, replica: DiffBackend, 
     left: dict[str, str] = {}
     right: dict[str, str] = {}
     for digits, group in sorted(by_digits.items()):
-        left.update(primary.row_hashes(digits, group))
-        right.update(replica.row_hashes(digits, group))
+        ours, theirs = _both(lambda side: side.row_hashes(digits, group), primary, replica)  # noqa: B023
+        left.update(ours)
+        right.update(theirs)
     diff.rows_shipped += len(left) + len(right)
     diff.missing = sorted(left.keys() - right.keys())
     diff.extra = sorted(right.keys() - left.keys())
     changed = sorted(k for k in left.keys() & right.keys() if left[k] != right[k])
     if changed:
-        ours, theirs = primary.rows(changed), replica.rows(changed)
+        ours, theirs = _both(lambda side: side.rows(changed), primary, replica)
         diff.rows_shipped += len(ours) + len(theirs)
         diff.different = {k: [c for c in ours[k] if ours[k][c] != theirs[k][c]] for k in changed}
