@@ -16,7 +16,7 @@ def _load(folder: Path, name: str) -> dict | None:
 
 
 def _row(target: str, entry: dict, source: dict) -> str:
-    met = {True: "met", False: "**missed**"}.get(entry.get("met"), "?")
+    met = {True: "met", False: "**missed**", None: "info"}.get(entry.get("met"), "?")
     env = source["environment"]
     produced = f"`{env['command']}` ({env['when'][:10]}, {env['git']})"
     return f"| {target} | {entry['value']} | {entry['bound']} | {met} | {produced} |"

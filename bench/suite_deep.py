@@ -194,15 +194,22 @@ def judge(synthetic: dict[str, dict], real: dict[str, dict], database: dict[str,
 
 
 def judge_all_shards(result: dict) -> dict:
-    """Issue 8's 1M-row target (< 30 s, < 2 GB) for the join, checks and GX as the deep scan runs them."""
-    if not result or result.get("errors") or "work_wall_s" not in result:
+    """The 1M-row deep sweep as the deep scan runs it: its wall time end to end (every shard process started,
+    its rows loaded, joined, checked and validated; issue 21's goal: 60 s on 2 workers) and its memory. The sum
+    of the shards' join+checks+metrics+GX stage times is reported beside it, named as the sum it is."""
+    if not result or result.get("errors") or "sweep_wall_s" not in result:
         return {}
     rows, shards, workers = result["rows"], result["shards"], result["workers"]
     return _judge_union(result.get("findings")) | {
-        "scale_1m_sharded_time": {
-            "value": f"{result['work_wall_s']} s ({rows} rows as {shards} shards on {workers} workers: "
-            f"{result['work_s_sum']} s of join+checks+metrics+GX in all)",
-            "bound": "< 30 s", "met": result["work_wall_s"] < 30,
+        "sweep_wall_s": {
+            "value": f"{result['sweep_wall_s']} s wall, end to end ({rows} rows as {shards} shard processes on "
+            f"{workers} workers, loading included)",
+            "bound": "<= 60 s", "met": result["sweep_wall_s"] <= 60,
+        },
+        "scale_1m_sharded_stage_sum": {
+            "value": f"{result['work_s_sum']} s: join+checks+metrics+GX summed over the {shards} shards "
+            "(a sum of stages, not a time)",
+            "bound": "informational", "met": None,
         },
         "scale_1m_sharded_memory": {
             "value": f"{result['concurrent_peak_rss_mb']} MB ({workers} shard processes at once; one shard at most "

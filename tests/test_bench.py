@@ -99,9 +99,11 @@ def test_judge_states_each_target() -> None:
     union = {"distinct": 3, "repeated_across_shards": 1, "union_digest": "ab", "one_process_digest": "cd",
              "union_equals_one_process": False}  # fmt: skip
     sharded = judge_all_shards({"rows": 1_000_000, "shards": 32, "workers": 2, "errors": [], "work_s_sum": 50.0,
-                                "work_wall_s": 25.0, "max_shard_peak_rss_mb": 700.0,
+                                "work_wall_s": 25.0, "sweep_wall_s": 131.7, "max_shard_peak_rss_mb": 700.0,
                                 "concurrent_peak_rss_mb": 1300.0, "findings": union})  # fmt: skip
-    assert sharded["scale_1m_sharded_time"]["met"] and sharded["scale_1m_sharded_memory"]["met"]
+    assert not sharded["sweep_wall_s"]["met"] and sharded["scale_1m_sharded_memory"]["met"]  # a wall time, not a sum
+    assert sharded["scale_1m_sharded_stage_sum"]["met"] is None and "not a time" in sharded[
+        "scale_1m_sharded_stage_sum"]["value"]  # fmt: skip
     assert sharded["scale_1m_sharded_findings"]["met"] is False
     assert judge_all_shards({"errors": ["boom"]}) == {}
 
