@@ -26,6 +26,7 @@ import httpx
 from ..jsonsafe import loads_bounded
 from .breaker import BreakerRegistry
 from .chat_records import ProofStep
+from .client_base import OwnedHttpClient
 from .errors import DecodeError, LayerDataError
 from .http import RetryPolicy, fetch
 
@@ -61,7 +62,7 @@ class ProofAnswer:
     unknown_ids: tuple[str, ...]
 
 
-class BackupNodeClient:
+class BackupNodeClient(OwnedHttpClient):
     def __init__(
         self,
         name: str,
@@ -76,21 +77,11 @@ class BackupNodeClient:
         self.layer = f"backup:{name}"
         self.request_count = 0
         self.breakers = breakers or BreakerRegistry()
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s))
+        self._init_client(client, timeout_s)
 
     def __repr__(self) -> str:
         return f"BackupNodeClient(name={self.name!r}, base_url={self.base_url!r})"
 
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> BackupNodeClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     async def _json(self, method: str, path: str, **kwargs: object) -> dict:
         self.request_count += 1

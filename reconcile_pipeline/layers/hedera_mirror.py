@@ -21,6 +21,7 @@ import httpx
 
 from ..jsonsafe import loads_bounded
 from .breaker import BreakerRegistry
+from .client_base import OwnedHttpClient
 from .errors import DecodeError, LayerDataError
 from .hedera import LAYER, TopicMessage, format_entity_id, parse_entity_id, parse_message
 from .http import HttpResult, RetryPolicy, fetch
@@ -35,7 +36,7 @@ class TopicNotFound(LayerDataError):
     """The mirror answered 404 for the topic: read, and there is no such topic."""
 
 
-class MirrorClient:
+class MirrorClient(OwnedHttpClient):
     def __init__(
         self,
         base_url: str,
@@ -56,21 +57,11 @@ class MirrorClient:
         self.request_count = 0
         self.breakers = breakers or BreakerRegistry()
         self._bucket = TokenBucket.for_provider(self.base_url, requests_per_window, window_s)
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s))
+        self._init_client(client, timeout_s)
 
     def __repr__(self) -> str:
         return f"MirrorClient(base_url={self.base_url!r})"
 
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> MirrorClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     async def _get(self, path_and_query: str) -> HttpResult:
         self.request_count += 1

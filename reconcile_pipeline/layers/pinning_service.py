@@ -24,6 +24,7 @@ import httpx
 from ..jsonsafe import loads_bounded
 from .breaker import BreakerRegistry
 from .cid import parse_cid
+from .client_base import OwnedHttpClient
 from .errors import DecodeError, LayerAuthError, LayerDataError
 from .http import HttpResult, RetryPolicy, fetch
 
@@ -43,7 +44,7 @@ class PinStatus:
     name: str = ""
 
 
-class PinningServiceClient:
+class PinningServiceClient(OwnedHttpClient):
     def __init__(
         self,
         name: str,
@@ -63,21 +64,11 @@ class PinningServiceClient:
         self.breakers = breakers or BreakerRegistry()
         self._headers = {"Authorization": f"Bearer {token}"}
         self._limit = asyncio.Semaphore(max(1, max_concurrency))
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s))
+        self._init_client(client, timeout_s)
 
     def __repr__(self) -> str:
         return f"PinningServiceClient(name={self.name!r}, endpoint={self.endpoint!r})"
 
-    async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> PinningServiceClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     async def _json(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: object) -> object:
         self.request_count += 1

@@ -87,19 +87,19 @@ class ThrowawayCluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def create_database(server_url: str, name: str) -> None:
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+def execute_autocommit(url: str, statement: str) -> None:
+    """One statement outside a transaction (CREATE DATABASE, subscriptions), on a short-lived engine."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(statement))
     finally:
         engine.dispose()
+
+
+def create_database(server_url: str, name: str) -> None:
+    execute_autocommit(server_url, f'CREATE DATABASE "{name}"')
 
 
 def drop_database(server_url: str, name: str) -> None:
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
+    execute_autocommit(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 import time
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from ..layers.replica_diff import SqlBackend, TableSpec, diff_tables
+from .postgres import execute_autocommit
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -26,18 +27,9 @@ def _name(value: str) -> str:
     return value
 
 
-def _autocommit(url: str):  # noqa: ANN202
-    return create_engine(url, isolation_level="AUTOCOMMIT")
-
-
 def publish(primary_url: str, publication: str, tables: tuple[str, ...]) -> None:
-    engine = _autocommit(primary_url)
-    try:
-        with engine.connect() as connection:
-            names = ", ".join(_name(t) for t in tables)
-            connection.execute(text(f"CREATE PUBLICATION {_name(publication)} FOR TABLE {names}"))
-    finally:
-        engine.dispose()
+    names = ", ".join(_name(t) for t in tables)
+    execute_autocommit(primary_url, f"CREATE PUBLICATION {_name(publication)} FOR TABLE {names}")
 
 
 def subscribe(replica_url: str, primary_url: str, subscription: str, publication: str) -> None:
@@ -46,13 +38,8 @@ def subscribe(replica_url: str, primary_url: str, subscription: str, publication
     conninfo = f"host={primary.host} port={primary.port} dbname={primary.database} user={primary.username}"
     if primary.password:
         conninfo += f" password={primary.password}"
-    engine = _autocommit(replica_url)
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f"CREATE SUBSCRIPTION {_name(subscription)} CONNECTION '{conninfo}' "
-                                    f"PUBLICATION {_name(publication)}"))  # fmt: skip
-    finally:
-        engine.dispose()
+    execute_autocommit(replica_url, f"CREATE SUBSCRIPTION {_name(subscription)} CONNECTION '{conninfo}' "
+                                    f"PUBLICATION {_name(publication)}")  # fmt: skip
 
 
 def wait_caught_up(primary_url: str, replica_url: str, table: TableSpec, timeout_s: float = 30.0) -> None:
@@ -71,27 +58,13 @@ def wait_caught_up(primary_url: str, replica_url: str, table: TableSpec, timeout
         primary.dispose(), replica.dispose()
 
 
-def _alter(replica_url: str, subscription: str, action: str) -> None:
-    engine = _autocommit(replica_url)
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f"ALTER SUBSCRIPTION {_name(subscription)} {action}"))
-    finally:
-        engine.dispose()
-
-
 def pause(replica_url: str, subscription: str) -> None:
-    _alter(replica_url, subscription, "DISABLE")
+    execute_autocommit(replica_url, f"ALTER SUBSCRIPTION {_name(subscription)} DISABLE")
 
 
 def resume(replica_url: str, subscription: str) -> None:
-    _alter(replica_url, subscription, "ENABLE")
+    execute_autocommit(replica_url, f"ALTER SUBSCRIPTION {_name(subscription)} ENABLE")
 
 
 def unsubscribe(replica_url: str, subscription: str) -> None:
-    engine = _autocommit(replica_url)
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f"DROP SUBSCRIPTION IF EXISTS {_name(subscription)}"))
-    finally:
-        engine.dispose()
+    execute_autocommit(replica_url, f"DROP SUBSCRIPTION IF EXISTS {_name(subscription)}")
