@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -130,6 +131,46 @@ def test_a_run_that_did_not_read_an_entity_neither_counts_nor_clears_it():
                       check_id="IPFS_CID_INTEGRITY", entity_type="cid", entity_id="Qm1")  # fmt: skip
     regular = Coverage(findings=True, complete=True, unjudged_checks=frozenset({"IPFS_CID_INTEGRITY"}))
     assert decide(Evaluation("r1", [], regular), {integrity.fingerprint: integrity}) == []
+
+
+def _resolves(coverage: Coverage, known: Known) -> bool:
+    return [d.action for d in decide(Evaluation("u1", [], coverage), {known.fingerprint: known})] == ["resolve"]
+
+
+def test_an_unknown_resolves_nothing():
+    uri = Known("finding:CHAIN_URI_MISMATCH:nft:mintA", "finding", "open", "warning", 3,
+                check_id="CHAIN_URI_MISMATCH", entity_type="nft", entity_id="mintA")  # fmt: skip
+    complete = Coverage(findings=True, complete=True)
+    assert _resolves(complete, uri)
+    assert not _resolves(replace(complete, unknown=frozenset({("CHAIN_URI_MISMATCH", "mintA")})), uri)
+    assert _resolves(replace(complete, unknown=frozenset({("CHAIN_URI_MISMATCH", "mintB")})), uri)
+    whole = replace(complete, unknown=frozenset({("CHAIN_URI_MISMATCH", "*")}))  # the unseen entities
+    assert not _resolves(whole, uri)
+    assert _resolves(replace(whole, seen=frozenset({("nft", "mintA")})), uri)  # judged on its own row
+    group = Known("group:IPFS_NOT_PINNED", "group", "open", "warning", 3, check_id="IPFS_NOT_PINNED")
+    assert not _resolves(replace(complete, unknown=frozenset({("IPFS_NOT_PINNED", "Qm1")})), group)
+    mutable = Known("group:CHAIN_METADATA_MUTABLE", "group", "open", "warning", 3, check_id="CHAIN_METADATA_MUTABLE")
+    listing = replace(complete, unknown=frozenset({("CHAIN_METADATA_MUTABLE", "*")}))
+    assert _resolves(listing, mutable)  # a standing limit (no authority to list by), no layer down
+    assert not _resolves(replace(listing, unread=frozenset({"solana"})), mutable)
+    source = Known("group:SOURCE_IMAGES", "source", "open", "critical", 3)
+    assert not _resolves(replace(complete, unknown=frozenset({("SOURCE_MISSING", "Gold")})), source)
+    rate = Known("layer:database", "layer", "open", "warning", 3)  # CHAIN_URI_MISMATCH counts against the DB
+    assert not _resolves(replace(complete, unknown=frozenset({("CHAIN_URI_MISMATCH", "mintB")})), rate)
+    assert _resolves(replace(complete, unknown=frozenset({("BLOCK_HASH_INVALID", "7")})), rate)
+
+
+def test_a_layer_that_could_not_be_read_alerts_at_once():
+    config = RuleConfig(threshold=3, repair_threshold=1)
+    unknowns = frame(gateway_down(2))
+    (down,) = unknown_signals(unknowns, config, {"ipfs": "ipfs_objects: 4 of 4 records unreadable"})
+    assert (down.fingerprint, down.threshold) == ("unknown:ipfs", 1)
+    assert down.title == "ipfs could not be read: 2 checks unknown (4 findings)"
+    assert "ipfs_objects: 4 of 4 records unreadable" in down.message
+    (partly,) = unknown_signals(unknowns, config)  # read, some CIDs unreadable: after the threshold
+    assert partly.threshold == 3 and partly.title.startswith("ipfs partly unreadable")
+    (quiet,) = unknown_signals(frame([]), config, {"kv": "blockstore_kv: [kv] refused"})  # no check left unknown
+    assert quiet.fingerprint == "unknown:kv" and quiet.threshold == 1
 
 
 def test_a_single_layer_with_many_failures_is_an_elevated_rate():
