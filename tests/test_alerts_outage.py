@@ -7,6 +7,8 @@ nothing (alerts, manual-review items), count no unknown entity as verified, and 
 layer that could not be read, naming the cause and how many checks it left unknown. When the layers answer
 again, those alerts resolve. A partial outage (KV alone) leaves the alerts that need KV as they were, while an
 alert whose checks need only readable layers still resolves once its problem is fixed by hand (SQL UPDATE).
+One gateway of three down, with k = 2, is no IPFS outage: what two gateways served is judged, only what
+neither served is unknown, and nothing resolves.
 """
 
 from __future__ import annotations
@@ -169,3 +171,23 @@ def test_kv_down_holds_what_needs_kv_and_resolves_what_was_fixed_by_hand(lab, mo
     for fp, status in before.items():
         if _needs(fp, "kv"):
             assert after[fp] == status, fp  # KV could not be read: neither resolved nor cleared
+
+
+def test_one_gateway_down_of_three_is_not_an_ipfs_outage(lab, monkeypatch):
+    before, _ = open_alerts(lab)
+    gateways = list(lab.settings.ipfs.gateways)
+    assert len(gateways) == 3 and lab.settings.ipfs.min_gateways == 2
+    dead = dead_url()
+    monkeypatch.setenv("RECONCILE_IPFS__GATEWAYS", json.dumps([*gateways[:2], dead]))
+
+    summary, findings = lab.run()
+
+    decisions = summary.alerts["decisions"]
+    assert "resolve" not in decisions and "clear" not in decisions, decisions
+    live = lab.live()
+    assert live.get("unknown:ipfs") != "open"  # k gateways read: at most "partly unreadable", under its threshold
+    # only what neither read gateway served is unknown (it may be on the third): each unknown names the dead one
+    unknown = findings[findings["status"] == "unknown"]
+    assert unknown["details"].str.contains(dead).all(), unknown["details"].tolist()
+    for fp, status in before.items():
+        assert live.get(fp) in (("open",) if status == "open" else ("pending", "open")), fp
