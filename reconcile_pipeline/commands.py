@@ -107,15 +107,14 @@ def blocks_status_command(config: str | None, as_json: bool) -> int:
     A tier that could not be read is named (``unreadable``) and the exit code is 3 (unknown) unless some block
     is known incomplete (1); 0 only when every block was judged and is complete."""
     from .checks.block_checks import run_block_checks
-    from .checks.block_join import build_block_consistency, tier_readability
-    from .checks.block_status import block_statuses, status_exit_code, status_report
+    from .checks.block_join import build_block_consistency
+    from .checks.block_status import block_statuses, status_exit_code, status_report, unreadable_tiers
     from .recording import rehydrated_block_numbers
 
     settings = load_settings(config)
     frames = asyncio.run(_block_frames(settings))
     blocks = build_block_consistency(frames, settings)
-    readable, reasons = tier_readability(frames)
-    unreadable = {tier: reasons[tier] for tier, ok in readable.items() if not ok}
+    unreadable = unreadable_tiers(frames)
     findings = run_block_checks(frames, settings, blocks=blocks)
     statuses = block_statuses(blocks, findings, rehydrated=rehydrated_block_numbers(settings))
     report = status_report(statuses, unreadable)

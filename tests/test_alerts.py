@@ -303,3 +303,29 @@ def test_alerts_list_prints_the_open_alerts(settings, tmp_path, capsys):
     assert main(["alerts", "list", "--all", "--json", "--config", str(config)]) == 0
     (alert,) = json.loads(capsys.readouterr().out)
     assert alert["fingerprint"] == "run:reconcile_deep" and alert["deliveries"] == {"opened": {"log": "delivered"}}
+
+
+def _snapshot(folder: Path, name: str, run_id: str, frame_: pd.DataFrame, status: dict) -> None:
+    frame_.attrs["read_status"] = status
+    (folder / "snapshots" / name).mkdir(parents=True, exist_ok=True)
+    frame_.to_parquet(folder / "snapshots" / name / f"{run_id}.parquet", index=False)
+
+
+def test_a_layer_is_unread_when_its_read_failed_as_a_whole(tmp_path: Path):
+    from reconcile_pipeline.alerts.inputs import unread_layers
+
+    settings = load_settings(None, data_dir=str(tmp_path))  # k = 2 gateways of 3
+    unavailable = {"layer": "ipfs", "status": "unavailable", "rows": 1, "unreadable": 1}
+
+    def objects(run_id: str, answers: dict[str, str]) -> None:
+        rows = pd.DataFrame({"cid": ["Qm1"], "status": ["unavailable"], "gateway_statuses": [json.dumps(answers)]})
+        _snapshot(tmp_path, "ipfs_objects", run_id, rows, unavailable)
+
+    objects("two-answered", {"g1": "missing", "g2": "missing", "g3": "unavailable"})  # on none that answered
+    assert unread_layers(settings, "two-answered") == {}  # the object is unknown, IPFS is not down
+    objects("one-answered", {"g1": "missing", "g2": "unavailable", "g3": "unavailable"})
+    assert unread_layers(settings, "one-answered") == {"ipfs": "ipfs_objects: 1 of 1 records unreadable"}
+    kv = {"layer": "kv", "status": "unavailable", "message": "[kv] transport failed (refused)"}
+    _snapshot(tmp_path, "blockstore_kv", "kv-down", pd.DataFrame({"key": []}), kv)
+    _snapshot(tmp_path, "blockstore_r2", "kv-down", pd.DataFrame({"key": []}), {"layer": "r2", "status": "ok"})
+    assert unread_layers(settings, "kv-down") == {"kv": "blockstore_kv: [kv] transport failed (refused)"}

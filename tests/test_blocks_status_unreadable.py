@@ -3,12 +3,18 @@ which tier could not be read and exits 3, never printing an empty store (issue 1
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 
 import pytest
 
+from reconcile_pipeline.checks.block_checks import run_block_checks
+from reconcile_pipeline.checks.block_join import build_block_consistency
+from reconcile_pipeline.checks.block_status import block_metrics, block_statuses, unreadable_tiers
 from reconcile_pipeline.cli import main
+from reconcile_pipeline.commands import _block_frames
+from reconcile_pipeline.settings import load_settings
 from tests.worldkit import running_world
 
 FAST = {
@@ -48,6 +54,9 @@ def test_a_healthy_store_is_complete_and_exits_0(config, capsys):
     assert code == 0
     assert report["totalBlocks"] == BLOCKS and report["unreadable"] == {}
     assert report["summary"] == {"complete": BLOCKS, "incomplete": 0, "unknown": 0}
+    metrics = run_block_metrics(config)
+    assert (metrics["total_blocks"], metrics["highest_block"]) == (BLOCKS, BLOCKS - 1)
+    assert "unreadable_tiers" not in metrics
 
 
 def test_kv_unreachable_is_unknown_not_empty(config, capsys, monkeypatch):
@@ -61,6 +70,17 @@ def test_kv_unreachable_is_unknown_not_empty(config, capsys, monkeypatch):
     code, out, _ = status(config, capsys)
     assert code == 3
     assert "total 0" not in out and "total unknown" in out and "kv: could not be read" in out
+    metrics = run_block_metrics(config)  # the run's and the report's block-store numbers say the same
+    assert metrics["total_blocks"] is None and metrics["highest_block"] is None
+    assert metrics["unreadable_tiers"] == ["kv"]
+
+
+def run_block_metrics(config: str) -> dict:
+    settings = load_settings(config)
+    frames = asyncio.run(_block_frames(settings))
+    blocks = build_block_consistency(frames, settings)
+    findings = run_block_checks(frames, settings, blocks=blocks)
+    return block_metrics(block_statuses(blocks, findings), findings, unreadable_tiers(frames))
 
 
 def test_r2_unreachable_leaves_every_block_unknown(config, capsys, monkeypatch):

@@ -5,7 +5,9 @@ A run's frames are where the Parquet IO manager writes them: ``{data_dir}/snapsh
 A run without ``consistency_findings`` (a snapshot-only or repair run) has no findings to judge.
 
 Each snapshot Parquet of the run carries its layer's read status (``attrs["read_status"]``):
-:func:`unread_layers` names the layers that could not be read as a whole, with the cause.
+:func:`unread_layers` names the layers that could not be read as a whole, with the cause. IPFS is read through
+``n`` gateways, ``k`` of which suffice: objects that no gateway served while ``k`` or more gateways answered
+are unknown one by one, not an outage of IPFS.
 
 The repair ledger is issue 5's ``repair_ledger`` table; without it (not migrated yet, or no such model) the
 repair rules are simply not evaluated.
@@ -79,13 +81,25 @@ def _unreadable_rows(status: dict) -> str:
     return f"{status.get('unreadable', rows)} of {rows} records unreadable" if rows else "could not be read"
 
 
+def _enough_gateways(settings, name: str, path: Path) -> bool:
+    """Whether at least ``k`` gateways answered some read of the objects snapshot (any answer but "unavailable")."""
+    if name != "ipfs_objects":
+        return False
+    frame = pd.read_parquet(path, columns=["gateway_statuses"])
+    answered: set[str] = set()
+    for text in frame["gateway_statuses"].dropna():
+        statuses = json.loads(text) if isinstance(text, str) else {}
+        answered |= {gateway for gateway, status in statuses.items() if status not in ("unavailable", "skipped")}
+    return len(answered) >= settings.ipfs.min_gateways
+
+
 def unread_layers(settings, run_id: str) -> dict[str, str]:
     """Layer -> the cause, for each layer one of whose snapshots in the run could not be read at all."""
     unread: dict[str, str] = {}
     for name in SNAPSHOT_NAMES:
         path = Path(settings.data_dir) / "snapshots" / name / f"{run_id}.parquet"
         status = _read_status(path) if path.exists() else {}
-        if status.get("status") == "unavailable":
+        if status.get("status") == "unavailable" and not _enough_gateways(settings, name, path):
             layer = str(status.get("layer") or name)
             unread.setdefault(layer, f"{name}: {status.get('message') or _unreadable_rows(status)}")
     return unread

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .block_join import PRESENT, TIERS, UNKNOWN_STATES
+from .block_join import FRAME_NAMES, PRESENT, TIERS, UNKNOWN_STATES, tier_readability
 
 STATUSES = ("ok", "partial", "rehydrated", "failed", "unknown")
 STATUS_COLUMNS = ["block_number", "kv", "r2", "ipfs", "ipfs_cid", "complete", "status", "source_tier", "problems"]
@@ -122,13 +122,25 @@ def status_exit_code(report: dict) -> int:
     return EXIT_UNKNOWN if report.get("unreadable") or summary["unknown"] else EXIT_OK
 
 
-def block_metrics(statuses: pd.DataFrame, findings: pd.DataFrame | None = None) -> dict:
-    """Summary counts for asset metadata: blocks by status, complete/incomplete, findings by status."""
-    summary = dict(status_report(statuses)["summary"])
+def unreadable_tiers(frames: dict[str, pd.DataFrame | None]) -> dict[str, str]:
+    """Tier -> why, for each tier whose snapshot is among ``frames`` and could not be read at all."""
+    readable, reasons = tier_readability(frames)
+    return {tier: reasons[tier] for tier in TIERS if frames.get(FRAME_NAMES[tier]) is not None and not readable[tier]}
+
+
+def block_metrics(
+    statuses: pd.DataFrame, findings: pd.DataFrame | None = None, unreadable: dict[str, str] | None = None
+) -> dict:
+    """Summary counts for asset metadata: blocks by status, complete/incomplete, findings by status; without KV
+    (``unreadable``) the number of blocks and the highest one are unknown (None), never 0."""
+    report = status_report(statuses, unreadable)
     counts = statuses["status"].value_counts()
-    metrics = {"total_blocks": len(statuses), **summary}
+    metrics = {"total_blocks": report["totalBlocks"], **report["summary"]}
     metrics |= {f"status_{name}": int(counts.get(name, 0)) for name in STATUSES}
-    metrics["highest_block"] = int(statuses["block_number"].max()) if len(statuses) else None
+    known = len(statuses) and report["totalBlocks"] is not None
+    metrics["highest_block"] = int(statuses["block_number"].max()) if known else None
+    if unreadable:
+        metrics["unreadable_tiers"] = sorted(unreadable)
     if findings is not None:
         metrics["fail_findings"] = int((findings["status"] == "fail").sum())
         metrics["unknown_findings"] = int((findings["status"] == "unknown").sum())
