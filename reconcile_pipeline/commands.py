@@ -102,24 +102,38 @@ async def _block_frames(settings) -> dict[str, pd.DataFrame]:
 
 
 def blocks_status_command(config: str | None, as_json: bool) -> int:
-    """Seed 004's GET /api/storage-verify/status: per-block tier presence, complete or not, and a summary."""
+    """Seed 004's GET /api/storage-verify/status: per-block tier presence, complete or not, and a summary.
+
+    A tier that could not be read is named (``unreadable``) and the exit code is 3 (unknown) unless some block
+    is known incomplete (1); 0 only when every block was judged and is complete."""
     from .checks.block_checks import run_block_checks
     from .checks.block_join import build_block_consistency
-    from .checks.block_status import block_statuses, status_report
+    from .checks.block_status import block_statuses, status_exit_code, status_report, unreadable_tiers
+    from .recording import rehydrated_block_numbers
 
     settings = load_settings(config)
     frames = asyncio.run(_block_frames(settings))
     blocks = build_block_consistency(frames, settings)
-    from .recording import rehydrated_block_numbers
-
+    unreadable = unreadable_tiers(frames)
     findings = run_block_checks(frames, settings, blocks=blocks)
-    report = status_report(block_statuses(blocks, findings, rehydrated=rehydrated_block_numbers(settings)))
+    statuses = block_statuses(blocks, findings, rehydrated=rehydrated_block_numbers(settings))
+    report = status_report(statuses, unreadable)
     if as_json:
         print(json.dumps(report, indent=2, default=str))
-        return 0
+    else:
+        _print_block_status(report)
+    for tier, reason in unreadable.items():
+        print(f"reconcile: {tier} could not be read: {reason}", file=sys.stderr)
+    return status_exit_code(report)
+
+
+def _print_block_status(report: dict) -> None:
     print(f"{'block':>6} {'kv':5} {'r2':5} {'ipfs':48} status")
     for block in report["blocks"]:
         ipfs = block["ipfs"] if isinstance(block["ipfs"], str) else str(block["ipfs"])
         print(f"{block['blockNumber']:>6} {block['kv']!s:5} {block['r2']!s:5} {ipfs:48} {block['status']}")
-    print(f"total {report['totalBlocks']}: " + ", ".join(f"{k} {v}" for k, v in report["summary"].items()))
-    return 0
+    for tier, reason in report["unreadable"].items():
+        print(f"{tier}: could not be read ({reason})")
+    total = report["totalBlocks"]
+    label = f"total {total}" if total is not None else "total unknown (KV, which lists the blocks, could not be read)"
+    print(f"{label}: " + ", ".join(f"{k} {v}" for k, v in report["summary"].items()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -130,6 +131,46 @@ def test_a_run_that_did_not_read_an_entity_neither_counts_nor_clears_it():
                       check_id="IPFS_CID_INTEGRITY", entity_type="cid", entity_id="Qm1")  # fmt: skip
     regular = Coverage(findings=True, complete=True, unjudged_checks=frozenset({"IPFS_CID_INTEGRITY"}))
     assert decide(Evaluation("r1", [], regular), {integrity.fingerprint: integrity}) == []
+
+
+def _resolves(coverage: Coverage, known: Known) -> bool:
+    return [d.action for d in decide(Evaluation("u1", [], coverage), {known.fingerprint: known})] == ["resolve"]
+
+
+def test_an_unknown_resolves_nothing():
+    uri = Known("finding:CHAIN_URI_MISMATCH:nft:mintA", "finding", "open", "warning", 3,
+                check_id="CHAIN_URI_MISMATCH", entity_type="nft", entity_id="mintA")  # fmt: skip
+    complete = Coverage(findings=True, complete=True)
+    assert _resolves(complete, uri)
+    assert not _resolves(replace(complete, unknown=frozenset({("CHAIN_URI_MISMATCH", "mintA")})), uri)
+    assert _resolves(replace(complete, unknown=frozenset({("CHAIN_URI_MISMATCH", "mintB")})), uri)
+    whole = replace(complete, unknown=frozenset({("CHAIN_URI_MISMATCH", "*")}))  # the unseen entities
+    assert not _resolves(whole, uri)
+    assert _resolves(replace(whole, seen=frozenset({("nft", "mintA")})), uri)  # judged on its own row
+    group = Known("group:IPFS_NOT_PINNED", "group", "open", "warning", 3, check_id="IPFS_NOT_PINNED")
+    assert not _resolves(replace(complete, unknown=frozenset({("IPFS_NOT_PINNED", "Qm1")})), group)
+    mutable = Known("group:CHAIN_METADATA_MUTABLE", "group", "open", "warning", 3, check_id="CHAIN_METADATA_MUTABLE")
+    listing = replace(complete, unknown=frozenset({("CHAIN_METADATA_MUTABLE", "*")}))
+    assert _resolves(listing, mutable)  # a standing limit (no authority to list by), no layer down
+    assert not _resolves(replace(listing, unread=frozenset({"solana"})), mutable)
+    source = Known("group:SOURCE_IMAGES", "source", "open", "critical", 3)
+    assert not _resolves(replace(complete, unknown=frozenset({("SOURCE_MISSING", "Gold")})), source)
+    rate = Known("layer:database", "layer", "open", "warning", 3)  # CHAIN_URI_MISMATCH counts against the DB
+    assert not _resolves(replace(complete, unknown=frozenset({("CHAIN_URI_MISMATCH", "mintB")})), rate)
+    assert _resolves(replace(complete, unknown=frozenset({("BLOCK_HASH_INVALID", "7")})), rate)
+
+
+def test_a_layer_that_could_not_be_read_alerts_at_once():
+    config = RuleConfig(threshold=3, repair_threshold=1)
+    unknowns = frame(gateway_down(2))
+    (down,) = unknown_signals(unknowns, config, {"ipfs": "ipfs_objects: 4 of 4 records unreadable"})
+    assert (down.fingerprint, down.threshold) == ("unknown:ipfs", 1)
+    assert down.title == "ipfs could not be read: 2 checks unknown (4 findings)"
+    assert "ipfs_objects: 4 of 4 records unreadable" in down.message
+    (partly,) = unknown_signals(unknowns, config)  # read, some CIDs unreadable: after the threshold
+    assert partly.threshold == 3 and partly.title.startswith("ipfs partly unreadable")
+    (quiet,) = unknown_signals(frame([]), config, {"kv": "blockstore_kv: [kv] refused"})  # no check left unknown
+    assert quiet.fingerprint == "unknown:kv" and quiet.threshold == 1
 
 
 def test_a_single_layer_with_many_failures_is_an_elevated_rate():
@@ -262,3 +303,29 @@ def test_alerts_list_prints_the_open_alerts(settings, tmp_path, capsys):
     assert main(["alerts", "list", "--all", "--json", "--config", str(config)]) == 0
     (alert,) = json.loads(capsys.readouterr().out)
     assert alert["fingerprint"] == "run:reconcile_deep" and alert["deliveries"] == {"opened": {"log": "delivered"}}
+
+
+def _snapshot(folder: Path, name: str, run_id: str, frame_: pd.DataFrame, status: dict) -> None:
+    frame_.attrs["read_status"] = status
+    (folder / "snapshots" / name).mkdir(parents=True, exist_ok=True)
+    frame_.to_parquet(folder / "snapshots" / name / f"{run_id}.parquet", index=False)
+
+
+def test_a_layer_is_unread_when_its_read_failed_as_a_whole(tmp_path: Path):
+    from reconcile_pipeline.alerts.inputs import unread_layers
+
+    settings = load_settings(None, data_dir=str(tmp_path))  # k = 2 gateways of 3
+    unavailable = {"layer": "ipfs", "status": "unavailable", "rows": 1, "unreadable": 1}
+
+    def objects(run_id: str, answers: dict[str, str]) -> None:
+        rows = pd.DataFrame({"cid": ["Qm1"], "status": ["unavailable"], "gateway_statuses": [json.dumps(answers)]})
+        _snapshot(tmp_path, "ipfs_objects", run_id, rows, unavailable)
+
+    objects("two-answered", {"g1": "missing", "g2": "missing", "g3": "unavailable"})  # on none that answered
+    assert unread_layers(settings, "two-answered") == {}  # the object is unknown, IPFS is not down
+    objects("one-answered", {"g1": "missing", "g2": "unavailable", "g3": "unavailable"})
+    assert unread_layers(settings, "one-answered") == {"ipfs": "ipfs_objects: 1 of 1 records unreadable"}
+    kv = {"layer": "kv", "status": "unavailable", "message": "[kv] transport failed (refused)"}
+    _snapshot(tmp_path, "blockstore_kv", "kv-down", pd.DataFrame({"key": []}), kv)
+    _snapshot(tmp_path, "blockstore_r2", "kv-down", pd.DataFrame({"key": []}), {"layer": "r2", "status": "ok"})
+    assert unread_layers(settings, "kv-down") == {"kv": "blockstore_kv: [kv] transport failed (refused)"}

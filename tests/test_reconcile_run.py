@@ -90,7 +90,7 @@ def test_run_json_prints_the_findings_array(tmp_path, capsys):
 def test_blocks_status_matches_seed_004_shape(tmp_path, capsys):
     faults = "BLOCK_TIER_MISSING,BLOCK_IPFS_HASH_INVALID"
     with running_world(tmp_path, seed=6, nfts=2, blocks=10, faults=faults) as (world, _):
-        assert main(["blocks", "status", "--config", str(tmp_path / "reconcile.toml"), "--json"]) == 0
+        assert main(["blocks", "status", "--config", str(tmp_path / "reconcile.toml"), "--json"]) == 1  # incomplete
         manifest = world.manifest()
     report = json.loads(capsys.readouterr().out)
     assert report["totalBlocks"] == 10 and len(report["blocks"]) == 10

@@ -6,6 +6,9 @@
   read whole) and the block store's pointers and queue when it read blocks. It cannot say that a check over
   the whole population passes: DB_DUPLICATE_MINT, SOURCE_MISSING_ACTIVE_NFT, PENDING_ALREADY_MINED.
 - Only the deep cadence GETs every gateway, so only it judges IPFS_CID_INTEGRITY.
+- A check left unknown on an entity (or on every entity: ``*``) is not judged there, whatever the scope
+  (:func:`unknown_keys`): its silence resolves nothing. A whole-check unknown (``*``) stands for the entities
+  no layer could show: an entity the run's frames hold (``seen``) was judged on its own row.
 - A shard of the deep scan other than the home shard (``Scope.judges_population`` False) judges neither the
   levels nor the block store's pointers and queue, and does not count the source images as read: its
   silence resolves none of their alerts (:func:`..cadences.home_entities_only` drops its findings on them).
@@ -57,18 +60,27 @@ def _block_entities(blocks: pd.DataFrame) -> set[tuple[str, str]]:
     return entities
 
 
+def unknown_keys(findings: pd.DataFrame) -> frozenset[tuple[str, str]]:
+    """(check, entity id) of every unknown finding: checks the run could not judge there."""
+    unknowns = findings[findings["status"] == "unknown"]
+    return frozenset(zip(unknowns["check_id"].astype(str), unknowns["entity_id"].astype(str), strict=True))
+
+
 def run_coverage(
     scope: Scope,
     nft: pd.DataFrame | None,
     blocks: pd.DataFrame | None,
     context: set[str],
     levels: list[str],
+    findings: pd.DataFrame | None = None,
+    unread: frozenset[str] = frozenset(),
 ) -> Coverage:
     unjudged = set() if scope.ipfs_mode == "deep" else set(DEEP_ONLY)
+    seen = _nft_entities(nft) | _block_entities(judged_blocks(blocks, context))
     entities: set[tuple[str, str]] = set()
     if not scope.complete:
         unjudged |= WHOLE_POPULATION
-        entities = _nft_entities(nft) | _block_entities(judged_blocks(blocks, context))
+        entities = set(seen)
         if scope.judges_population:
             entities |= {("level", level) for level in levels}
             if scope.blocks != "none":
@@ -79,6 +91,9 @@ def run_coverage(
         entities=frozenset(entities),
         unjudged_checks=frozenset(unjudged),
         layers_read=layers_read(scope),
+        unknown=unknown_keys(findings) if findings is not None else frozenset(),
+        seen=frozenset(seen),
+        unread=frozenset(unread),
     )
 
 

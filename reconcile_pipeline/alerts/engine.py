@@ -82,10 +82,12 @@ def _finding_signals(settings, scope, outputs, config: RuleConfig, live: dict) -
     groups = {fingerprint for fingerprint in live if fingerprint.startswith("group:")}
     findings = outputs.findings
     fails, unknowns = findings[findings["status"] == "fail"], findings[findings["status"] == "unknown"]
-    signals = failure_signals(fails, config, groups) + unknown_signals(unknowns, config)
+    signals = failure_signals(fails, config, groups) + unknown_signals(unknowns, config, outputs.unread)
     if scope.complete:
         signals += layer_rate_signals(fails, judged_counts(outputs.nft, outputs.blocks, outputs.context), config)
-    return signals, run_coverage(scope, outputs.nft, outputs.blocks, outputs.context, _judged_levels(settings, scope))
+    levels = _judged_levels(settings, scope)
+    unread = frozenset(outputs.unread)
+    return signals, run_coverage(scope, outputs.nft, outputs.blocks, outputs.context, levels, findings, unread)
 
 
 def _judged_levels(settings, scope) -> list[str]:
@@ -111,6 +113,7 @@ def _record_entities(settings, outputs, scope, run_id, now) -> dict:
         written = 0
     levels_ok = int(((results["entity_type"] == "level") & (results["result"] == "pass")).sum())
     return {"entities": len(results), "entities_failing": int((results["result"] == "fail").sum()),
+            "entities_unknown": int((results["result"] == "unknown").sum()),
             "entities_written": written, "source_levels_ok": f"{levels_ok} of {len(levels)}",
             "ipfs_accessible": _ipfs_accessible(outputs.nft)}  # fmt: skip
 
@@ -132,9 +135,10 @@ def _notices(store: AlertStore, run_id: str, summary: dict, repairs, now: dateti
         store.add_notice(f"notice:repairs:{run_id}", f"{len(verified)} repairs verified", "; ".join(sample),
                          {"count": len(verified), "sample": sample}, run_id, now)  # fmt: skip
     if summary.get("evaluated") and "fail" in summary:
+        passed = summary["entities"] - summary["entities_failing"] - summary["entities_unknown"]
         text = (f"{summary['cadence']} run {run_id}: {summary['fail']} failing and {summary['unknown']} unknown "
-                f"findings; {summary['entities'] - summary['entities_failing']} of {summary['entities']} entities "
-                f"verified; source images verified: {summary['source_levels_ok']}; IPFS objects accessible: "
+                f"findings; {passed} of {summary['entities']} entities verified ({summary['entities_unknown']} "
+                f"unknown); source images verified: {summary['source_levels_ok']}; IPFS objects accessible: "
                 f"{summary['ipfs_accessible']}")  # fmt: skip
     else:
         text = f"run {run_id} completed (no consistency findings to judge)"

@@ -10,15 +10,21 @@ run or sensor)::
 
 "Consecutive failing runs" count only runs that *cover* the fingerprint (:class:`Coverage`): a frequent run
 over the last 15 minutes neither fails nor clears an alert on an NFT it did not read, and no run resolves a
-check it cannot judge (e.g. IPFS_CID_INTEGRITY needs the deep cadence's GET on every gateway). An open alert
-is never sent twice; a run evaluated twice changes nothing the second time.
+check it cannot judge (e.g. IPFS_CID_INTEGRITY needs the deep cadence's GET on every gateway). An unknown never
+resolves or clears anything: a finding's alert needs its check judged on its entity (no unknown for that check
+on that entity; with a whole-check ``*`` unknown, which stands for the entities no layer could show, the entity
+must have been seen in the run's frames), a group's needs its checks judged everywhere, a layer's
+elevated rate needs every check counted against that layer judged, and an unreadable layer's alert needs the
+layer read (no unknown left on it). An open alert is never sent twice; a run evaluated twice changes nothing
+the second time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .signals import Signal
+from ..checks.catalogue import CATALOGUE
+from .signals import SOURCE_CHECKS, Signal, failing_layer
 
 LIVE = ("pending", "open")
 
@@ -50,6 +56,9 @@ class Coverage:
     unjudged_checks: frozenset[str] = frozenset()  # checks this run's reads cannot judge
     layers_read: frozenset[str] = frozenset()
     repairs: bool = False  # the repair ledger was read
+    unknown: frozenset[tuple[str, str]] = frozenset()  # (check, entity id) left unknown; "*": the unseen ones
+    seen: frozenset[tuple[str, str]] = frozenset()  # (entity type, id) in the run's joined frames
+    unread: frozenset[str] = frozenset()  # layers that could not be read as a whole
 
     def covers(self, known: Known) -> bool:
         if known.kind == "repair":
@@ -59,8 +68,29 @@ class Coverage:
         if known.kind == "unknown":
             return known.fingerprint.removeprefix("unknown:") in self.layers_read
         if known.kind == "finding":
-            return self.complete or (known.entity_type, known.entity_id) in self.entities
-        return self.complete and known.kind in ("group", "source", "layer")
+            return self._judged(known)
+        return self.complete and known.kind in ("group", "source", "layer") and not self._unknown_in(known)
+
+    def _judged(self, known: Known) -> bool:
+        """Whether this run judged the finding's check on its entity."""
+        entity = (known.entity_type, known.entity_id)
+        if not (self.complete or entity in self.entities) or (known.check_id, known.entity_id) in self.unknown:
+            return False
+        return (known.check_id, "*") not in self.unknown or entity in self.seen
+
+    def _unknown_in(self, known: Known) -> bool:
+        """Whether a check a group (or a layer's failure rate) speaks for was left unknown: on an entity, or
+        on every unseen one (``*``) because a layer it needs could not be read (not for a standing limit such
+        as no update authority to list by)."""
+        checks = {check for check, entity in self.unknown if entity != "*" or self._needs_unread(check)}
+        if known.kind == "layer":
+            layer = known.fingerprint.removeprefix("layer:")
+            return any(failing_layer(check) == layer for check in checks if check in CATALOGUE)
+        speaks_for = set(SOURCE_CHECKS) if known.kind == "source" else {known.check_id}
+        return bool(speaks_for & checks)
+
+    def _needs_unread(self, check: str) -> bool:
+        return check not in CATALOGUE or bool(set(CATALOGUE[check].layers) & self.unread)
 
 
 @dataclass(frozen=True)

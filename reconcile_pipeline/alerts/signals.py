@@ -17,7 +17,9 @@ Seed 000's triggers, and the signal each becomes (fingerprint, severity):
 
 Many findings with one cause are one signal: a check failing on ``group_min_entities`` entities or more is
 ``group:<check>`` (and stays grouped until it passes everywhere); unknown findings are grouped by the layer
-that could not be read (``unknown:<layer>``: a gateway down is one alert, not one per CID).
+that could not be read (``unknown:<layer>``: a gateway down is one alert, not one per CID). A layer that could
+not be read at all alerts at once (the reconciliation failure threshold), naming the cause and how many checks
+it left unknown; one read with some records unreadable alerts after ``threshold`` runs.
 """
 
 from __future__ import annotations
@@ -163,32 +165,46 @@ def failure_signals(fails: pd.DataFrame, cfg: RuleConfig, live_groups: set[str])
     return signals
 
 
-def unknown_signals(unknowns: pd.DataFrame, cfg: RuleConfig) -> list[Signal]:
-    """One signal per layer that could not be read, whatever the number of checks it left unknown."""
+def unknown_signals(unknowns: pd.DataFrame, cfg: RuleConfig, unread: dict[str, str] | None = None) -> list[Signal]:
+    """One signal per layer that could not be read, whatever the number of checks it left unknown.
+
+    A layer that could not be read as a whole (``unread``: layer -> cause) is a reconciliation failure: it
+    alerts at once (``repair_threshold``) even if it left no check unknown. A layer read with some records
+    unreadable alerts once it has left checks unknown ``threshold`` runs in a row."""
+    unread = unread or {}
     groups: dict[str, list[dict]] = defaultdict(list)
     for row in unknowns.to_dict("records"):
         reason = str(_details(row["details"]).get("reason", ""))
         groups[unknown_cause(reason, list(row["layers"]))].append(row | {"reason": reason})
-    signals = []
-    for layer, rows in sorted(groups.items()):
-        reasons = list(dict.fromkeys(row["reason"] for row in rows))
-        signals.append(
-            Signal(
-                fingerprint=f"unknown:{layer}",
-                kind="unknown",
-                severity="warning",
-                title=f"{layer} could not be read: {len(rows)} checks unknown",
-                message=f"{layer} unreadable; e.g. {reasons[0][:300]}",
-                threshold=cfg.threshold,
-                details={
-                    "count": len(rows),
-                    "by_check": dict(Counter(r["check_id"] for r in rows)),
-                    "reasons": [r[:300] for r in reasons[:3]],
-                    "sample": [f"{r['entity_type']}:{r['entity_id']}" for r in rows[:SAMPLE]],
-                },  # fmt: skip
-            )
-        )
-    return signals
+    return [_unknown_signal(layer, groups.get(layer, []), cfg, unread.get(layer))
+            for layer in sorted(set(groups) | set(unread))]  # fmt: skip
+
+
+def _unknown_signal(layer: str, rows: list[dict], cfg: RuleConfig, cause: str | None) -> Signal:
+    reasons = list(dict.fromkeys(row["reason"] for row in rows))
+    by_check = dict(Counter(r["check_id"] for r in rows))
+    left = f"{len(by_check)} checks unknown ({len(rows)} findings)"
+    if cause is not None:
+        title, message = f"{layer} could not be read: {left}", f"{layer} could not be read ({cause[:300]}); {left}"
+    else:
+        title, message = f"{layer} partly unreadable: {left}", f"{layer} partly unreadable; e.g. {reasons[0][:300]}"
+    return Signal(
+        fingerprint=f"unknown:{layer}",
+        kind="unknown",
+        severity="warning",
+        title=title,
+        message=message,
+        threshold=cfg.repair_threshold if cause is not None else cfg.threshold,
+        details={
+            "layer": layer,
+            "cause": cause[:300] if cause else None,
+            "count": len(rows),
+            "checks": len(by_check),
+            "by_check": by_check,
+            "reasons": [r[:300] for r in reasons[:3]],
+            "sample": [f"{r['entity_type']}:{r['entity_id']}" for r in rows[:SAMPLE]],
+        },  # fmt: skip
+    )
 
 
 def failing_layer(check_id: str) -> str:

@@ -12,7 +12,11 @@ Statuses (seed 004 "Verification States"), decided from ``block_consistency``:
 
 Chain integrity (hash, links, Merkle root) is reported by the findings, not by this status: a block
 whose three tiers agree on a tampered copy is ``ok`` here and BLOCK_HASH_INVALID there.
-:func:`status_report` is shaped like seed 004's ``GET /api/storage-verify/status``.
+:func:`status_report` is shaped like seed 004's ``GET /api/storage-verify/status``; given the tiers that could
+not be read at all, it says so (``unreadable``), and ``totalBlocks`` is null when KV, the truth that lists the
+blocks, could not be read: an unreadable store never looks empty. :func:`status_exit_code` is the command's
+exit code: 0 every block judged and complete, 1 some block incomplete, 3 nothing incomplete but something
+could not be read.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .block_join import PRESENT, TIERS, UNKNOWN_STATES
+from .block_join import FRAME_NAMES, PRESENT, TIERS, UNKNOWN_STATES, tier_readability
 
 STATUSES = ("ok", "partial", "rehydrated", "failed", "unknown")
 STATUS_COLUMNS = ["block_number", "kv", "r2", "ipfs", "ipfs_cid", "complete", "status", "source_tier", "problems"]
@@ -83,9 +87,13 @@ def _plain(value: object) -> object:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
-def status_report(statuses: pd.DataFrame) -> dict:
+EXIT_OK, EXIT_FAILING, EXIT_UNKNOWN = 0, 1, 3
+
+
+def status_report(statuses: pd.DataFrame, unreadable: dict[str, str] | None = None) -> dict:
     """Seed 004's ``GET /api/storage-verify/status`` body (plus ``status`` per block and an ``unknown`` count):
-    ``ipfs`` is the CID when the IPFS copy is present, else False (absent) or None (could not be read)."""
+    ``ipfs`` is the CID when the IPFS copy is present, else False (absent) or None (could not be read).
+    ``unreadable``: tier -> why it could not be read at all (``totalBlocks`` is None without KV)."""
     blocks = [
         {"blockNumber": int(row.block_number), "kv": _plain(row.kv), "r2": _plain(row.r2),
          "ipfs": row.ipfs_cid if row.ipfs is True else _plain(row.ipfs),
@@ -93,24 +101,46 @@ def status_report(statuses: pd.DataFrame) -> dict:
         for row in statuses.sort_values("block_number").itertuples(index=False)
     ]  # fmt: skip
     complete = statuses["complete"]
+    unreadable = dict(unreadable or {})
     return {
-        "totalBlocks": len(statuses),
+        "totalBlocks": None if "kv" in unreadable else len(statuses),
         "blocks": blocks,
         "summary": {
             "complete": int((complete == True).sum()),  # noqa: E712
             "incomplete": int((complete == False).sum()),  # noqa: E712
             "unknown": int(complete.isna().sum()),
         },
+        "unreadable": unreadable,
     }
 
 
-def block_metrics(statuses: pd.DataFrame, findings: pd.DataFrame | None = None) -> dict:
-    """Summary counts for asset metadata: blocks by status, complete/incomplete, findings by status."""
-    summary = status_report(statuses)["summary"]
+def status_exit_code(report: dict) -> int:
+    """1 if a block is known incomplete, else 3 if a tier or a block could not be read, else 0."""
+    summary = report["summary"]
+    if summary["incomplete"]:
+        return EXIT_FAILING
+    return EXIT_UNKNOWN if report.get("unreadable") or summary["unknown"] else EXIT_OK
+
+
+def unreadable_tiers(frames: dict[str, pd.DataFrame | None]) -> dict[str, str]:
+    """Tier -> why, for each tier whose snapshot is among ``frames`` and could not be read at all."""
+    readable, reasons = tier_readability(frames)
+    return {tier: reasons[tier] for tier in TIERS if frames.get(FRAME_NAMES[tier]) is not None and not readable[tier]}
+
+
+def block_metrics(
+    statuses: pd.DataFrame, findings: pd.DataFrame | None = None, unreadable: dict[str, str] | None = None
+) -> dict:
+    """Summary counts for asset metadata: blocks by status, complete/incomplete, findings by status; without KV
+    (``unreadable``) the number of blocks and the highest one are unknown (None), never 0."""
+    report = status_report(statuses, unreadable)
     counts = statuses["status"].value_counts()
-    metrics = {"total_blocks": len(statuses), **summary}
+    metrics = {"total_blocks": report["totalBlocks"], **report["summary"]}
     metrics |= {f"status_{name}": int(counts.get(name, 0)) for name in STATUSES}
-    metrics["highest_block"] = int(statuses["block_number"].max()) if len(statuses) else None
+    known = len(statuses) and report["totalBlocks"] is not None
+    metrics["highest_block"] = int(statuses["block_number"].max()) if known else None
+    if unreadable:
+        metrics["unreadable_tiers"] = sorted(unreadable)
     if findings is not None:
         metrics["fail_findings"] = int((findings["status"] == "fail").sum())
         metrics["unknown_findings"] = int((findings["status"] == "unknown").sum())

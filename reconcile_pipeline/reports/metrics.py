@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..checks.block_status import block_metrics, block_statuses
+from ..checks.block_status import block_metrics, block_statuses, unreadable_tiers
 from ..checks.catalogue import BLOCK_CHECKS, NFT_CHECKS
 from ..checks.nft_checks_metrics import nft_metrics
 from .runs import RunFrames
@@ -85,7 +85,8 @@ def _block_part(frames: RunFrames, rehydrated: list[int]) -> dict | None:
     if frames.blocks is None:
         return None
     findings = frames.findings[frames.findings["check_id"].isin(BLOCK_CHECKS)].reset_index(drop=True)
-    return block_metrics(block_statuses(frames.blocks, findings, rehydrated), findings)
+    unreadable = unreadable_tiers(frames.snapshots)  # without KV: no count of blocks, never 0
+    return block_metrics(block_statuses(frames.blocks, findings, rehydrated), findings, unreadable)
 
 
 def run_metrics(
