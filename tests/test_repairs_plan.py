@@ -59,11 +59,11 @@ def only(plan: pd.DataFrame) -> Action:
 
 
 # -- one action per finding -------------------------------------------------------------------
-def test_one_action_per_failing_finding_manual_for_the_rest_nothing_for_unknown_or_warnings():
+def test_one_entry_per_failing_finding_manual_and_no_action_included_nothing_for_unknown():
     findings = [
         finding("CHAIN_URI_MISMATCH", MINT, "DB_UPDATE_URIS_FROM_CHAIN"),
         finding("CHAIN_URI_MISMATCH", "other", "NONE", status="unknown"),
-        finding("CHAIN_METADATA_MUTABLE", MINT, "MANUAL_REVIEW"),
+        finding("CHAIN_METADATA_MUTABLE", "other", "MANUAL_REVIEW"),
         finding("IPFS_CID_INTEGRITY", CID, "MARK_GATEWAY_BAD", entity_type="cid"),
         finding("DB_STUCK_PENDING", OP, "RECHECK", entity_type="operation"),
         finding("PENDING_BACKLOG", "pending", "NONE", entity_type="queue"),
@@ -73,7 +73,9 @@ def test_one_action_per_failing_finding_manual_for_the_rest_nothing_for_unknown_
     assert list(zip(plan["check_id"], plan["repair"], strict=True)) == [
         ("CHAIN_URI_MISMATCH", "DB_UPDATE_URIS_FROM_CHAIN"),
         ("CHAIN_METADATA_MUTABLE", "MANUAL_REVIEW"),
+        ("DB_STUCK_PENDING", "RECHECK"),
         ("IPFS_CID_INTEGRITY", "MANUAL_REVIEW"),
+        ("PENDING_BACKLOG", "NONE"),
     ]
     update = plan_actions(plan)[0]
     assert update.target == {"op_id": OP, "mint": MINT, "set": {"metadata_uri": f"ipfs://{CID}"}}
