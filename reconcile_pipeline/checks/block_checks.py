@@ -114,7 +114,7 @@ def check_ipfs_hash(ctx: BlockContext) -> pd.DataFrame:
     problem = judged & blocks["kv_ipfs_problem"].notna()
     r2_differs = (blocks["r2_status"] == PRESENT) & (blocks["r2_core_sha256"] != blocks["kv_core_sha256"])
     ipfs_differs = (blocks["ipfs_status"] == PRESENT) & (blocks["ipfs_core_sha256"] != blocks["kv_core_sha256"])
-    bytes_differ = judged & ~problem & ipfs_differs & ~r2_differs
+    bytes_differ = judged & ~problem & ipfs_differs & ~r2_differs & ~kv_fails_itself(blocks)  # KV tampered: not IPFS
     rows = blocks[problem | bytes_differ]
 
     def details(row: pd.Series) -> dict:
