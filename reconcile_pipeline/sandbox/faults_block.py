@@ -39,13 +39,14 @@ class BlockPicker:
         return self.free.pop()
 
     def take_with_successor(self) -> int:
-        """A block N whose successor N+1 is unused too; both are taken (N+1 carries N's gap finding)."""
+        """A block N, preferably one whose successor N+1 (which carries N's gap finding) is unused too, then
+        both are taken; else any unused N (N+1's own fault then adds its findings beside the gap's)."""
         for number in reversed(self.free):
             if number + 1 in self.free:
                 self.free.remove(number)
                 self.free.remove(number + 1)
                 return number
-        raise NoVictim("no two adjacent unused blocks left")
+        return self.take()
 
 
 def block_entry(fault: str, number: int, description: str) -> dict:
