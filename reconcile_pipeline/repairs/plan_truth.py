@@ -42,6 +42,10 @@ class EntityFindings:
         self.by_entity: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
         if findings is None or findings.empty:
             return
+        gated = (findings["status"] == "fail") & findings["repair"].isin(list(TRUTH_CHECKS))
+        wanted = findings.loc[gated, ["entity_type", "entity_id"]].astype(str).drop_duplicates()
+        findings = findings[["entity_type", "entity_id", "check_id", "status"]].astype(str)
+        findings = findings.merge(wanted, on=["entity_type", "entity_id"]) if len(wanted) else findings.iloc[:0]
         columns = (findings["entity_type"], findings["entity_id"].astype(str), findings["check_id"], findings["status"])
         for entity_type, entity_id, check_id, status in zip(*columns, strict=True):
             self.by_entity[(entity_type, entity_id)].append((check_id, status))
