@@ -21,7 +21,7 @@ def _spec(args: argparse.Namespace) -> WorldSpec:
 def _world_args(parser: argparse.ArgumentParser, nfts: int, blocks: int, faults: str) -> None:
     parser.add_argument("--nfts", type=int, default=nfts, help=f"number of NFTs (default {nfts})")
     parser.add_argument("--blocks", type=int, default=blocks, help=f"number of VDC blocks (default {blocks})")
-    parser.add_argument("--faults", default=faults, help="all | none | comma-separated catalogue ids")
+    parser.add_argument("--faults", default=faults, help="all | none | comma-separated fault ids")
     parser.add_argument("--seed", type=int, default=7, help="world seed (default 7)")
     parser.add_argument("--dir", default=None, help="folder for the world's files (default: a temporary folder)")
 

@@ -4,7 +4,8 @@
     reconcile repair apply [--config FILE] [--json] [--execute] [--approve ACTION_ID ...]
     reconcile repair queue [--config FILE] [--json] [--all] [--resolve ITEM [--note TEXT]]
 
-`plan` and `apply` read every layer and plan from what they find now; `apply` without `--execute`
+`plan` and `apply` read every layer and plan from what they find now (one entry per failing finding, the
+repair its finding names; none for unknown findings); `apply` without `--execute`
 changes nothing. Destructive actions run only when `--approve` names their action id; an approval
 that names no destructive action of the current plan stops the command (exit 2) before anything is
 written. Exit status: 0 done, 1 some action failed or was sent to manual review, 2 bad arguments.
@@ -25,7 +26,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     """Add `repair plan|apply|queue` to the `reconcile` parser."""
     repair = commands.add_parser("repair", help="plan, apply and review repairs (DESIGN §5)")
     sub = repair.add_subparsers(dest="repair_command", required=True)
-    plan = sub.add_parser("plan", help="read every layer and show the repair plan (one action per finding)")
+    plan = sub.add_parser(
+        "plan", help="read every layer and show the repair plan (one entry per failing finding)",
+        description="One entry per failing finding, with the repair that finding's own `repair` field names: an "
+        "automatic action, MANUAL_REVIEW (with the reason), or NONE/RECHECK (a warning or a re-check: nothing is "
+        "written). Unknown findings get no entry: nothing is repaired from unknown.",
+    )  # fmt: skip
     apply = sub.add_parser("apply", help="apply the plan: a dry run unless --execute")
     apply.add_argument("--execute", action="store_true", help="write the repairs (default: only show them)")
     apply.add_argument("--approve", action="append", default=[], metavar="ACTION_ID",
@@ -88,11 +94,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
     for row in plan.itertuples():
         flag = "  [destructive: needs --approve]" if row.destructive else ""
         print(f"{row.action_id:13} {row.repair:30} {row.check_id:36} {row.entity_id}{flag}")
-    automatic = int((plan["repair"] != "MANUAL_REVIEW").sum())
-    print(
-        f"\n{automatic} automatic, {len(plan) - automatic} manual review, {int(plan['destructive'].sum())} destructive"
-    )
+    print("\n" + plan_counts_line(plan))
     return 0
+
+
+def plan_counts_line(plan) -> str:
+    """'N automatic (D destructive), M manual review, K no action': one entry per failing finding."""
+    from .repairs.actions import AUTOMATIC, MANUAL
+
+    automatic = int(plan["repair"].isin(list(AUTOMATIC)).sum())
+    manual = int((plan["repair"] == MANUAL).sum())
+    destructive = int(plan["destructive"].sum())
+    return (f"{len(plan)} failing findings: {automatic} automatic ({destructive} destructive), {manual} manual review, "
+            f"{len(plan) - automatic - manual} no action (warnings and re-checks)")  # fmt: skip
 
 
 @_reports_layer_errors

@@ -16,9 +16,10 @@ import json
 import pandas as pd
 import pytest
 
+from reconcile_pipeline.checks import block_checks_gaps
 from reconcile_pipeline.checks.block_checks import run_block_checks
 from reconcile_pipeline.checks.block_copies import ipfs_hash_problem, parse_copy
-from reconcile_pipeline.checks.block_join import build_block_consistency
+from reconcile_pipeline.checks.block_join import block_context, build_block_consistency
 from reconcile_pipeline.checks.block_status import block_metrics, block_statuses, status_report
 from reconcile_pipeline.checks.catalogue import BLOCK_CHECKS
 from reconcile_pipeline.checks.findings import findings_records
@@ -214,15 +215,19 @@ def test_r2_copy_with_other_bytes_is_divergence_only() -> None:
     assert statuses(store)[2] == "partial"
 
 
-def test_tampered_kv_copy_is_divergence_repaired_from_r2_not_a_merkle_failure() -> None:
+def test_tampered_kv_copy_is_hash_and_merkle_failure_on_kv_critical_manual_not_a_divergence() -> None:
     store = Store()
     block = store.kv_block(3)
-    block["transactions"][0]["amount"] += 1
+    block["transactions"][0]["amount"] += 1  # hash and merkleRoot left as they were
     store.set_kv_block(3, block)
     found = run(store)
-    assert keys(found) == {("BLOCK_TIER_DIVERGENT", "3")}
-    assert details(found, "BLOCK_TIER_DIVERGENT", "3")["details"]["source"] == "r2"
-    assert details(found, "BLOCK_TIER_DIVERGENT", "3")["details"]["diverging"] == ["kv"]
+    assert keys(found) == {("BLOCK_HASH_INVALID", "3"), ("BLOCK_MERKLE_INVALID", "3")}
+    for check in ("BLOCK_HASH_INVALID", "BLOCK_MERKLE_INVALID"):
+        record = details(found, check, "3")
+        assert (record["severity"], record["repair"], record["truth"]) == ("critical", "MANUAL_REVIEW", "kv")
+        assert record["details"]["tier"] == "kv" and record["details"]["valid_copy_in"] == "r2"
+    assert details(found, "BLOCK_HASH_INVALID", "3")["details"]["hash"] == store.chain[3]["hash"]
+    assert statuses(store)[3] == "partial"
 
 
 def test_unparsable_kv_copy_is_divergence_repaired_from_r2() -> None:
@@ -330,17 +335,35 @@ def test_wrong_merkle_root_is_merkle_only() -> None:
     assert details(found, "BLOCK_MERKLE_INVALID", "2")["details"]["recomputed"] == expected
 
 
-def test_gap_in_block_numbers_is_reported_on_the_block_after_it() -> None:
+def test_gap_in_block_numbers_names_the_missing_block_and_breaks_the_chain_after_it() -> None:
     store = Store()
     for key in [fmt.block_key(3), *fmt.tx_index_values(store.chain[3])]:
         del store.kv[key]
     del store.r2[fmt.r2_block_key(3)]
     found = run(store)
-    assert keys(found) == {("BLOCK_CHAIN_BROKEN", "4")}
+    assert keys(found) == {("BLOCK_CHAIN_BROKEN", "4"), ("BLOCK_TIER_MISSING", "3")}
     assert details(found, "BLOCK_CHAIN_BROKEN", "4")["details"] == {
         "problem": "gap in block numbers", "missing_from": 3, "missing_to": 3}  # fmt: skip
-    assert ("BLOCK_CHAIN_BROKEN", "4") in keys(run(store, ("r2",)), "unknown")
-    assert ("BLOCK_CHAIN_BROKEN", "4") not in keys(run(store, ("r2",)))
+    missing = details(found, "BLOCK_TIER_MISSING", "3")
+    assert (missing["severity"], missing["repair"]) == ("critical", "MANUAL_REVIEW")
+    assert (missing["details"]["missing"], missing["details"]["present"], missing["details"]["unknown"]) == (
+        ["kv", "r2"], [], ["ipfs"])  # fmt: skip
+    unread = run(store, ("r2",))
+    assert ("BLOCK_CHAIN_BROKEN", "4") in keys(unread, "unknown")
+    assert not {("BLOCK_CHAIN_BROKEN", "4"), ("BLOCK_TIER_MISSING", "3")} & keys(unread)
+
+
+def test_a_wide_gap_names_each_missing_block_up_to_a_bound() -> None:
+    store = Store(blocks=8)
+    for n in (0, 2, 3, 4, 5):
+        for key in [fmt.block_key(n), *fmt.tx_index_values(store.chain[n])]:
+            del store.kv[key]
+        del store.r2[fmt.r2_block_key(n)]
+    found = run(store)
+    assert {e for c, e in keys(found) if c == "BLOCK_TIER_MISSING"} == {"0", "2", "3", "4", "5"}
+    assert ("BLOCK_CHAIN_BROKEN", "6") in keys(found) and ("BLOCK_CHAIN_BROKEN", "1") in keys(found)
+    context = block_context(store.frames(), SETTINGS)
+    assert block_checks_gaps.missing_numbers(context, limit=3) == [0, 2, 3]  # the bound: the first ones only
 
 
 # -- vdc:latest and the transaction index -------------------------------------------------------

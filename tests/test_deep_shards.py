@@ -107,7 +107,7 @@ def sharded(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RECONCILE_SOLANA__REQUESTS_PER_WINDOW", "100000")  # 128 listing calls per shard of 2
         patch.setenv("RECONCILE_RECONCILIATION__DEEP_SHARD_SIZE", "13")  # 24 NFTs + a twin -> 2 shards
-        with running_world(folder, seed=14, nfts=24, blocks=12) as (world, settings):
+        with running_world(folder, seed=14, nfts=24, blocks=16) as (world, settings):  # every block fault
             config = str(folder / "reconcile.toml")
             scopes = deep_shard_scopes(settings)
             runs = run_deep(config)  # every shard in sequence, each with its alerts, as `reconcile run` does

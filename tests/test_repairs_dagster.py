@@ -38,7 +38,8 @@ def test_cli_and_dagster_plan_and_apply_on_a_world(tmp_path, capsys):
     with running_world(tmp_path, seed=31, nfts=6, blocks=5, faults=FAULTS) as (world, settings):
         assert main(["repair", "plan", "--config", config]) == 0
         text = capsys.readouterr().out
-        assert "[destructive: needs --approve]" in text and "2 automatic, 1 manual review, 1 destructive" in text
+        assert "[destructive: needs --approve]" in text and (
+            "3 failing findings: 2 automatic (1 destructive), 1 manual review, 0 no action") in text
         assert main(["repair", "apply", "--config", config, "--json"]) == 0
         dry_run = json.loads(capsys.readouterr().out)
         assert dry_run["execute"] is False and ledger(settings) == ([], [])

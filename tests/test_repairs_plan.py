@@ -14,7 +14,7 @@ from reconcile_pipeline.layers.unixfs import unixfs_cid
 from reconcile_pipeline.repairs.actions import PLAN_COLUMNS, Action, action_id_of
 from reconcile_pipeline.repairs.actions_ipfs import pin_version
 from reconcile_pipeline.repairs.archive import ContentArchive, archive_key
-from reconcile_pipeline.repairs.plan import build_plan, plan_actions
+from reconcile_pipeline.repairs.plan import build_plan, plan_actions, resolve_repairs
 from reconcile_pipeline.repairs.plan_nft import record_id_for
 from reconcile_pipeline.settings import Settings
 
@@ -59,11 +59,11 @@ def only(plan: pd.DataFrame) -> Action:
 
 
 # -- one action per finding -------------------------------------------------------------------
-def test_one_action_per_failing_finding_manual_for_the_rest_nothing_for_unknown_or_warnings():
+def test_one_entry_per_failing_finding_manual_and_no_action_included_nothing_for_unknown():
     findings = [
         finding("CHAIN_URI_MISMATCH", MINT, "DB_UPDATE_URIS_FROM_CHAIN"),
         finding("CHAIN_URI_MISMATCH", "other", "NONE", status="unknown"),
-        finding("CHAIN_METADATA_MUTABLE", MINT, "MANUAL_REVIEW"),
+        finding("CHAIN_METADATA_MUTABLE", "other", "MANUAL_REVIEW"),
         finding("IPFS_CID_INTEGRITY", CID, "MARK_GATEWAY_BAD", entity_type="cid"),
         finding("DB_STUCK_PENDING", OP, "RECHECK", entity_type="operation"),
         finding("PENDING_BACKLOG", "pending", "NONE", entity_type="queue"),
@@ -73,11 +73,57 @@ def test_one_action_per_failing_finding_manual_for_the_rest_nothing_for_unknown_
     assert list(zip(plan["check_id"], plan["repair"], strict=True)) == [
         ("CHAIN_URI_MISMATCH", "DB_UPDATE_URIS_FROM_CHAIN"),
         ("CHAIN_METADATA_MUTABLE", "MANUAL_REVIEW"),
+        ("DB_STUCK_PENDING", "RECHECK"),
         ("IPFS_CID_INTEGRITY", "MANUAL_REVIEW"),
+        ("PENDING_BACKLOG", "NONE"),
     ]
     update = plan_actions(plan)[0]
     assert update.target == {"op_id": OP, "mint": MINT, "set": {"metadata_uri": f"ipfs://{CID}"}}
     assert update.before == {"metadata_uri": "ipfs://old"} and update.truth == {"chain_uri": f"ipfs://{CID}"}
+
+
+def resolved_of(findings: list[dict], nfts: list[dict] = (), blocks: list[dict] = ()) -> pd.DataFrame:
+    nft_frame = pd.DataFrame(list(nfts), columns=list(nft_row()))
+    block_frame = pd.DataFrame(list(blocks), columns=list(block_row(0)))
+    return resolve_repairs(pd.DataFrame(findings, columns=FINDING_COLUMNS), nft_frame, block_frame, SETTINGS)
+
+
+def test_a_findings_repair_is_its_plan_entrys_and_planning_resolved_findings_changes_nothing():
+    findings = [
+        finding("TX_FAILED_DB_CONFIRMED", MINT, "DB_STATUS_FROM_CHAIN", severity="critical"),  # chain has it: manual
+        finding("BLOCK_TIER_DIVERGENT", 3, "REHYDRATE_BLOCK", entity_type="block", severity="critical"),
+        finding("CHAIN_URI_MISMATCH", "other", "NONE", status="unknown"),
+        finding("PENDING_BACKLOG", "pending", "NONE", entity_type="queue"),
+    ]
+    blocks = [block_row(3, source_tier="r2", kv_core_sha256="tampered")]
+    resolved = resolved_of(findings, [nft_row()], blocks)
+    assert list(resolved["repair"]) == ["MANUAL_REVIEW", "MANUAL_REVIEW", "NONE", "NONE"]
+    reasons = [json.loads(d).get("review_reason", "") for d in resolved["details"]]
+    assert "find the transaction that minted it" in reasons[0] and "never overwritten" in reasons[1]
+    assert reasons[2:] == ["", ""]
+    again = plan_of(resolved.to_dict("records"), [nft_row()], blocks)
+    first = plan_of(findings, [nft_row()], blocks)
+    assert again.drop(columns=["reason"]).equals(first.drop(columns=["reason"]))
+    assert list(again["reason"]) == list(first["reason"])
+    assert sorted(zip(first["check_id"], first["repair"], strict=True)) == sorted(
+        (f["check_id"], r) for f, r in zip(findings, resolved["repair"], strict=True) if f["status"] == "fail")
+
+
+@pytest.mark.parametrize(("other", "status", "automatic"), [
+    ("IPFS_SOURCE_MISMATCH", "fail", False), ("IPFS_METADATA_INVALID", "fail", False),
+    ("CHAIN_METADATA_MUTABLE", "fail", False), ("PARTNER_VERIFICATION_FAILED", "unknown", False),
+    ("IPFS_PROPAGATION_PARTIAL", "fail", True), ("DB_STUCK_PENDING", "fail", True),
+])  # fmt: skip
+def test_a_db_copy_is_automatic_only_when_its_truth_passes_every_check_of_its_entity(other, status, automatic):
+    findings = [finding("DB_IPFS_REFERENCE_MISMATCH", MINT, "DB_UPDATE_IMAGE_URI_FROM_IPFS"),
+                finding("CHAIN_URI_MISMATCH", MINT, "DB_UPDATE_URIS_FROM_CHAIN"),
+                finding(other, MINT, "MANUAL_REVIEW", status=status)]  # fmt: skip
+    plan = plan_of(findings, [nft_row(json_image=f"ipfs://{CID}")])
+    copies = plan[plan["check_id"].isin(["DB_IPFS_REFERENCE_MISMATCH", "CHAIN_URI_MISMATCH"])]
+    if automatic:
+        assert set(copies["repair"]) == {"DB_UPDATE_IMAGE_URI_FROM_IPFS", "DB_UPDATE_URIS_FROM_CHAIN"}
+    else:
+        assert set(copies["repair"]) == {"MANUAL_REVIEW"} and all(other in r for r in copies["reason"])
 
 
 def test_keys_are_stable_and_follow_the_truths_version():

@@ -23,6 +23,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from reconcile_pipeline.alerts.signals import RuleConfig, failure_signals
 from reconcile_pipeline.checks.catalogue import CATALOGUE
 from reconcile_pipeline.cli import main
 from reconcile_pipeline.layers import blocks as fmt
@@ -30,14 +31,15 @@ from reconcile_pipeline.layers.database import DatabaseClient
 from reconcile_pipeline.repairs.actions import AUTOMATIC
 from reconcile_pipeline.repairs.apply import apply_plan
 from reconcile_pipeline.repairs.archive import ContentArchive
-from reconcile_pipeline.repairs.current import current_plan, judge_now, plan_and_apply
+from reconcile_pipeline.repairs.current import judge_now, plan_and_apply, plan_now
 from reconcile_pipeline.repairs.ledger import Ledger, rehydrated_blocks
 from reconcile_pipeline.repairs.plan_nft import record_id_for
+from reconcile_pipeline.reports.repairs import repair_summary
 from reconcile_pipeline.sandbox.build import build_world
 from reconcile_pipeline.sandbox.worlddata import WorldSpec
 from tests.worldkit import expected_findings, finding_keys, running_world
 
-SEED, NFTS, BLOCKS = 13, 24, 12
+SEED, NFTS, BLOCKS = 13, 24, 16  # 16 blocks: room for every block fault
 
 
 def cli(*argv: str) -> tuple[int, object]:
@@ -90,7 +92,8 @@ def scenario(tmp_path_factory):
             archive.put(cid, data)
         s = SimpleNamespace(world=world, settings=settings, config=config, manifest=world.manifest())
         s.truth_before, s.layers_before = truth_state(world), layer_state(world, settings)
-        s.first_plan = current_plan(settings)
+        s.plan_text = cli("repair", "plan", "--config", config)[1]
+        s.first_judged, s.first_plan = plan_now(settings)
         s.dry = apply_plan(settings, s.first_plan)
         s.ledger_after_dry, s.layers_after_dry = ledger_state(settings), layer_state(world, settings)
         s.first = apply_plan(settings, s.first_plan, execute=True)
@@ -111,8 +114,10 @@ def scenario(tmp_path_factory):
 
 
 def manual_findings(manifest: dict) -> set[tuple[str, str, str]]:
-    """The manifest's findings whose repair is not automatic (catalogue), with the two sharper cases."""
+    """The manifest's findings whose repair is not automatic (catalogue), with the sharper cases."""
     expected = {key for key in expected_findings(manifest) if CATALOGUE[key[0]].repair not in AUTOMATIC}
+    gone = next(f for f in manifest["faults"] if f["fault"] == "BLOCK_GONE")
+    expected |= {(f["check_id"], f["entity_type"], f["entity_id"]) for f in gone["expected_findings"]}  # no copy
     dsif = next(f["entity_id"] for f in manifest["faults"] if f["fault"] == "DATABASE_SUCCESS_IPFS_FAILURE")
     expected.discard(("PARTNER_VERIFICATION_FAILED", "nft", dsif))  # its failing step is the JSON: re-pinned
     tx_failed = next(f["entity_id"] for f in manifest["faults"] if f["fault"] == "TX_FAILED_DB_CONFIRMED")
@@ -125,11 +130,10 @@ def test_plan_and_dry_run_write_nothing(scenario):
     plan = s.first_plan
     assert plan.attrs.get("blocked", []) == []
     planned = set(zip(plan["check_id"], plan["entity_type"], plan["entity_id"], strict=True))
-    assert planned == expected_findings(s.manifest) - {  # warnings and re-checks get no action
-        key for key in expected_findings(s.manifest) if CATALOGUE[key[0]].repair in ("NONE", "RECHECK")
-    }
+    assert planned == expected_findings(s.manifest) == finding_keys(s.first_judged.findings)  # one entry each
     assert list(plan.loc[plan["destructive"], "check_id"]) == ["PENDING_ALREADY_MINED"]
-    assert [o["action_id"] for o in s.dry.outcomes] == list(plan["action_id"])
+    acting = plan[~plan["repair"].isin(["NONE", "RECHECK"])]  # warnings and re-checks: entries that write nothing
+    assert [o["action_id"] for o in s.dry.outcomes] == list(acting["action_id"])
     assert set(s.dry.counts()) == {"would apply", "would queue", "needs approval"}
     assert s.ledger_after_dry == ([], []) and s.layers_after_dry == s.layers_before
 
@@ -194,7 +198,7 @@ def test_the_ledger_records_every_action_and_the_queue_every_manual_finding(scen
     s = scenario
     rows, queue = s.ledger_after
     assert {r["status"] for r in rows} == {"verified"}
-    assert len(rows) == int((s.first_plan["repair"] != "MANUAL_REVIEW").sum())
+    assert len(rows) == int(s.first_plan["repair"].isin(list(AUTOMATIC)).sum())
     for row in rows:
         assert row["attempts"] == 1 and row["state_before"] is not None and row["state_after"] is not None
         assert row["verification"]["ok"] is True
@@ -221,3 +225,44 @@ def test_queue_command_lists_the_items_with_their_history(scenario):
     assert s.queue_code == 0 and len(s.queue_json) == len(s.ledger_after[1])
     assert all(item["history"] and item["reason"] for item in s.queue_json)
     assert "CHAIN_METADATA_MUTABLE" in s.queue_text and "queued:" in s.queue_text
+
+
+def test_findings_report_alerts_and_plan_agree_one_to_one(scenario):
+    """One plan entry per failing finding (MANUAL_REVIEW, NONE and RECHECK included), none for unknowns; the entry's
+    repair is the finding's; the report's automatic/review counts and the CLI's counts are the plan's."""
+    s = scenario
+    findings, plan = s.first_judged.findings, s.first_plan
+    fails = findings[findings["status"] == "fail"]
+    assert finding_keys(findings, "unknown") == set()
+    entries = sorted(zip(plan["check_id"], plan["entity_type"], plan["entity_id"], plan["repair"], strict=True))
+    assert entries == sorted(zip(fails["check_id"], fails["entity_type"], fails["entity_id"], fails["repair"],
+                                 strict=True))  # fmt: skip
+    assert set(fails["repair"]) <= {*AUTOMATIC, "MANUAL_REVIEW", "NONE", "RECHECK"}
+    automatic = int(plan["repair"].isin(list(AUTOMATIC)).sum())
+    manual = int((plan["repair"] == "MANUAL_REVIEW").sum())
+    summary = repair_summary(findings, None)
+    kinds = summary.plan.groupby("kind")["findings"].sum().to_dict()
+    assert (kinds.get("automatic", 0), summary.review_total) == (automatic, manual)
+    assert kinds.get("recheck", 0) + kinds.get("none", 0) == len(plan) - automatic - manual > 0
+    assert s.plan_text.strip().splitlines()[-1] == (
+        f"{len(fails)} failing findings: {automatic} automatic (1 destructive), {manual} manual review, "
+        f"{len(plan) - automatic - manual} no action (warnings and re-checks)")  # fmt: skip
+    alerts = failure_signals(fails, RuleConfig(group_min=10**6, orphan_count=10**6), set())
+    by_entity = {(a.check_id, a.entity_type, a.entity_id): a.details["repair"] for a in alerts if a.kind == "finding"}
+    repairs = {(c, t, e): r for c, t, e, r in entries}
+    assert {key: repairs[key] for key in by_entity} == by_entity  # an alert names its finding's repair
+    assert {key for key in repairs if key[1] != "level"} <= set(by_entity)  # level images: grouped, but one
+    never_over_kv = fails[fails["entity_type"] == "block"]
+    hash_or_merkle = never_over_kv[never_over_kv["check_id"].isin(["BLOCK_HASH_INVALID", "BLOCK_MERKLE_INVALID"])]
+    assert set(hash_or_merkle["repair"]) == {"MANUAL_REVIEW"}
+    rehydrate = plan[plan["repair"] == "REHYDRATE_BLOCK"]
+    for target, before in zip(rehydrate["target"], rehydrate["before"], strict=True):  # KV written only if absent
+        assert "kv" not in json.loads(target)["tiers"] or json.loads(before)["tiers"]["kv"]["status"] == "missing"
+
+
+def test_repair_plan_help_says_one_entry_per_failing_finding():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        main(["repair", "plan", "--help"])
+    text = " ".join(out.getvalue().split())
+    assert "One entry per failing finding" in text and "Unknown findings get no entry" in text

@@ -8,8 +8,12 @@ and the transaction index in :mod:`.block_checks_index`, the pending queue in
 
 One cause, one finding: a block missing from R2 is BLOCK_TIER_MISSING only; an R2 copy with other
 bytes is BLOCK_TIER_DIVERGENT (not also a Merkle failure: the chain checks judge the best valid
-copy); a mock ``ipfsHash`` is BLOCK_IPFS_HASH_INVALID (the IPFS copy is then not
-located, so not also missing). Unknown is not missing: a tier that could not be read makes the
+copy); a KV copy (the truth) that fails its own hash or Merkle root while another tier holds a valid copy
+is BLOCK_HASH_INVALID / BLOCK_MERKLE_INVALID on tier ``kv`` (critical, manual: never rehydrated over), not
+also a divergence; a number below the highest block that no tier holds is BLOCK_TIER_MISSING on that number
+(:mod:`.block_checks_gaps`) besides BLOCK_CHAIN_BROKEN on the block after it; a mock ``ipfsHash`` is
+BLOCK_IPFS_HASH_INVALID (the IPFS copy is then not located, so not also missing).
+Unknown is not missing: a tier that could not be read makes the
 checks that need it unknown for the blocks concerned, with the reason, and never fail; the blocks
 only that tier holds cannot even be listed, so the checks that would judge them get one unknown
 with entity ``*`` (:data:`WHOLE_TIER_UNKNOWNS`, as the NFT checks do).
@@ -20,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .block_checks_chain import check_block_hash, check_chain_links, check_merkle_root
+from .block_checks_chain import check_block_hash, check_chain_links, check_merkle_root, kv_fails_itself
+from .block_checks_gaps import check_missing_numbers
 from .block_checks_index import check_latest_pointer, check_tx_index
 from .block_checks_pending import check_pending_already_mined, check_pending_backlog, check_pending_count
 from .block_join import (
@@ -74,7 +79,7 @@ def check_tier_missing(ctx: BlockContext) -> pd.DataFrame:
     )  # fmt: skip
     undecided = blocks[~has_missing & (unknown.str.len() > 0)]
     return concat_findings([failed, unknown_from("BLOCK_TIER_MISSING", undecided, "block_number",
-                                                 unknown_reasons(undecided))])  # fmt: skip
+                                                 unknown_reasons(undecided)), check_missing_numbers(ctx)])  # fmt: skip
 
 
 def check_tier_divergent(ctx: BlockContext) -> pd.DataFrame:
@@ -82,7 +87,7 @@ def check_tier_divergent(ctx: BlockContext) -> pd.DataFrame:
     blocks = ctx.blocks
     both = (blocks["kv_status"] == PRESENT) & (blocks["r2_status"] == PRESENT)
     differ = both & (blocks["kv_core_sha256"] != blocks["r2_core_sha256"])
-    rows = blocks[differ]
+    rows = blocks[differ & ~kv_fails_itself(blocks)]  # a KV copy failing its own hash/Merkle root: those findings
 
     def details(row: pd.Series) -> dict:
         cores = _present_cores(row)
@@ -109,7 +114,7 @@ def check_ipfs_hash(ctx: BlockContext) -> pd.DataFrame:
     problem = judged & blocks["kv_ipfs_problem"].notna()
     r2_differs = (blocks["r2_status"] == PRESENT) & (blocks["r2_core_sha256"] != blocks["kv_core_sha256"])
     ipfs_differs = (blocks["ipfs_status"] == PRESENT) & (blocks["ipfs_core_sha256"] != blocks["kv_core_sha256"])
-    bytes_differ = judged & ~problem & ipfs_differs & ~r2_differs
+    bytes_differ = judged & ~problem & ipfs_differs & ~r2_differs & ~kv_fails_itself(blocks)  # KV tampered: not IPFS
     rows = blocks[problem | bytes_differ]
 
     def details(row: pd.Series) -> dict:

@@ -4,6 +4,9 @@ first that parses as the block (so a tier holding other bytes is divergence, not
 - BLOCK_HASH_INVALID: the SHA-256 recomputed over ``settings.blockstore.hash_fields`` differs from
   ``hash``; also when no tier holds a copy that parses as block N (all tiers read).
 - BLOCK_MERKLE_INVALID: the recomputed Merkle root differs from ``merkleRoot``.
+- Both also judge the KV copy on its own when it is not the reference (another tier holds a valid copy):
+  KV is the truth tier, so a KV copy failing its own hash or Merkle root is tampering (``tier: kv``,
+  critical, manual), never a divergence to rehydrate over.
 - BLOCK_CHAIN_BROKEN: ``previousHash`` differs from block N-1's ``hash`` (genesis: 64 zeros), or
   block N-1 is in no tier (a gap; judged only when KV and R2 were both read).
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..layers import blocks as fmt
-from .block_join import TIERS, BlockContext, any_unknown, unknown_reasons
+from .block_join import PRESENT, TIERS, BlockContext, any_unknown, unknown_reasons
 from .findings import concat_findings, findings_from, unknown_from
 
 
@@ -31,6 +34,22 @@ def _unreadable_copies(ctx: BlockContext, check_id: str) -> pd.DataFrame:
     return unknown_from(check_id, rows, "block_number", unknown_reasons(rows))
 
 
+def _kv_judged_apart(blocks: pd.DataFrame) -> pd.Series:
+    """KV's copy parses as the block but is not the reference copy (another tier holds a valid one)."""
+    return (blocks["kv_status"] == PRESENT) & blocks["kv_usable"] & (blocks["ref_tier"] != "kv")
+
+
+def kv_fails_itself(blocks: pd.DataFrame) -> pd.Series:
+    """KV's copy (the truth tier) fails its own hash or Merkle root while another tier's copy validates."""
+    kv_hash = blocks["kv_hash_computed"] != blocks["kv_hash"]
+    kv_merkle = blocks["kv_merkle_computed"] != blocks["kv_merkle_root"]
+    return _kv_judged_apart(blocks) & (kv_hash | kv_merkle)
+
+
+def _kv_own(blocks: pd.DataFrame, computed: str, stored: str) -> pd.DataFrame:
+    return blocks[_kv_judged_apart(blocks) & (blocks[f"kv_{computed}"] != blocks[f"kv_{stored}"])]
+
+
 def check_block_hash(ctx: BlockContext) -> pd.DataFrame:
     if not ctx.readable["kv"]:
         return _kv_unread(ctx, "BLOCK_HASH_INVALID")
@@ -43,13 +62,18 @@ def check_block_hash(ctx: BlockContext) -> pd.DataFrame:
         details=lambda row: {"tier": row["ref_tier"], "hash": row["ref_hash"],
                              "recomputed": row["ref_hash_computed"], "hash_fields": fields},
     )  # fmt: skip
+    kv_own = findings_from(
+        "BLOCK_HASH_INVALID", _kv_own(blocks, "hash_computed", "hash"), "block_number",
+        details=lambda row: {"tier": "kv", "hash": row["kv_hash"], "recomputed": row["kv_hash_computed"],
+                             "hash_fields": fields, "valid_copy_in": row["ref_tier"]},
+    )  # fmt: skip
     unparsable = blocks[~has_ref & ~any_unknown(blocks)]
     no_block = findings_from(
         "BLOCK_HASH_INVALID", unparsable, "block_number",
         details=lambda row: {"problem": "no tier holds a copy that parses as this block",
                              "errors": {t: row[f"{t}_error"] for t in TIERS if isinstance(row[f"{t}_error"], str)}},
     )  # fmt: skip
-    return concat_findings([mismatched, no_block, _unreadable_copies(ctx, "BLOCK_HASH_INVALID")])
+    return concat_findings([mismatched, kv_own, no_block, _unreadable_copies(ctx, "BLOCK_HASH_INVALID")])
 
 
 def check_merkle_root(ctx: BlockContext) -> pd.DataFrame:
@@ -62,7 +86,12 @@ def check_merkle_root(ctx: BlockContext) -> pd.DataFrame:
         details=lambda row: {"tier": row["ref_tier"], "merkleRoot": row["ref_merkle_root"],
                              "recomputed": row["ref_merkle_computed"], "transactions": len(row["ref_tx_ids"])},
     )  # fmt: skip
-    return concat_findings([failed, _unreadable_copies(ctx, "BLOCK_MERKLE_INVALID")])
+    kv_own = findings_from(
+        "BLOCK_MERKLE_INVALID", _kv_own(blocks, "merkle_computed", "merkle_root"), "block_number",
+        details=lambda row: {"tier": "kv", "merkleRoot": row["kv_merkle_root"], "recomputed": row["kv_merkle_computed"],
+                             "transactions": len(row["kv_tx_ids"]), "valid_copy_in": row["ref_tier"]},
+    )  # fmt: skip
+    return concat_findings([failed, kv_own, _unreadable_copies(ctx, "BLOCK_MERKLE_INVALID")])
 
 
 def chain_links(blocks: pd.DataFrame) -> pd.DataFrame:

@@ -3,7 +3,10 @@
 Repair codes name the automatic action the repair planner (issue 5) will take; ``MANUAL_REVIEW``
 goes to a person; ``RECHECK`` re-verifies later; ``NONE`` is a warning with nothing to do.
 A check may pick a sharper repair per finding (e.g. restore from backup only when the backup
-matches the registry), but the default here is what the catalogue says.
+matches the registry), but the default here is what the catalogue says. The repair a recorded finding
+carries is the plan's (``repairs.plan.plan_finding``): a default the planner cannot make safe (no valid
+source, the truth tier would be written, the truth to copy fails a check of its own entity) becomes
+MANUAL_REVIEW with ``details.review_reason``.
 """
 
 from __future__ import annotations
@@ -228,7 +231,7 @@ CATALOGUE: dict[str, CheckSpec] = dict(
             "warning",
             "kv",
             "REHYDRATE_BLOCK",
-            "absent from KV, R2 or IPFS",
+            "absent from KV, R2 or IPFS (a number below the highest block that no tier holds: critical, manual)",
         ),
         _spec(
             "BLOCK_TIER_DIVERGENT",
@@ -246,7 +249,7 @@ CATALOGUE: dict[str, CheckSpec] = dict(
             "critical",
             "kv",
             "MANUAL_REVIEW",
-            "recomputed SHA-256 differs from hash",
+            "recomputed SHA-256 differs from hash, on the copy judged or on KV's own copy (tampering)",
         ),
         _spec(
             "BLOCK_CHAIN_BROKEN",
@@ -258,7 +261,8 @@ CATALOGUE: dict[str, CheckSpec] = dict(
             "previousHash differs from block N-1's hash, or a gap in numbers",
         ),
         _spec(
-            "BLOCK_MERKLE_INVALID", "block", "kv", "critical", "kv", "MANUAL_REVIEW", "recomputed Merkle root differs"
+            "BLOCK_MERKLE_INVALID", "block", "kv", "critical", "kv", "MANUAL_REVIEW",
+            "recomputed Merkle root differs, on the copy judged or on KV's own copy (tampering)",
         ),
         _spec(
             "LATEST_POINTER_STALE",

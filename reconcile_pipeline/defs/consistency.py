@@ -18,6 +18,7 @@ from ..checks.nft_checks import nft_findings as judge_nfts
 from ..checks.nft_checks_metrics import nft_metrics
 from ..checks.nft_join import build_nft_consistency
 from ..recording import record_findings, rehydrated_block_numbers
+from ..repairs.plan import resolve_repairs
 from ..snapshots import BLOCK_SNAPSHOTS, NFT_SNAPSHOTS
 from .resources import SettingsResource
 
@@ -100,7 +101,8 @@ def block_findings(
 @asset(
     group_name=GROUP,
     kinds={"parquet", "sql"},
-    description="All findings of the run; written to the findings and consistency_checks tables (audit).",
+    description="All findings of the run, each failing one's repair as the repair plan has it; written to the findings"
+    " and consistency_checks tables (audit).",
 )
 def consistency_findings(
     context: AssetExecutionContext,
@@ -111,11 +113,12 @@ def consistency_findings(
     block_consistency: pd.DataFrame,
 ) -> Output[pd.DataFrame]:
     scope = scope_from_tags(context.run.tags)
+    loaded = settings.load()
     findings = concat_findings([nft_findings, block_findings])  # both already home_entities_only
+    findings = resolve_repairs(findings, nft_consistency, block_consistency, loaded)  # repair = the plan's entry
     cadence = context.run.tags.get("reconcile/cadence", "manual")
     metrics = {name: part.attrs[name] for name, part in (("consistencyMetrics", nft_findings),
                ("blockStatus", block_findings)) if name in part.attrs}  # fmt: skip
-    loaded = settings.load()
     written = record_findings(loaded, context.run_id, cadence, findings, nft_consistency, block_consistency,
                               context.log, metrics=metrics)  # fmt: skip
     shard = {"shard": scope.shard.key, "judges_population": scope.judges_population} if scope.shard else {}

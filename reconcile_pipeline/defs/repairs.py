@@ -24,7 +24,7 @@ from dagster import (
     op,
 )
 
-from ..repairs.actions import MANUAL
+from ..repairs.actions import AUTOMATIC, MANUAL
 from ..repairs.plan import build_plan
 from .resources import SettingsResource
 
@@ -39,11 +39,13 @@ def _preview(frame: pd.DataFrame, columns: list[str]) -> MetadataValue:
 
 
 def plan_metadata(plan: pd.DataFrame) -> dict:
-    automatic = plan[plan["repair"] != MANUAL] if len(plan) else plan
+    automatic = int(plan["repair"].isin(list(AUTOMATIC)).sum()) if len(plan) else 0
+    manual = int((plan["repair"] == MANUAL).sum()) if len(plan) else 0
     return {
         "dagster/row_count": len(plan),
-        "automatic": len(automatic),
-        "manual_review": len(plan) - len(automatic),
+        "automatic": automatic,
+        "manual_review": manual,
+        "no_action": len(plan) - automatic - manual,
         "destructive": MetadataValue.json(plan.loc[plan["destructive"].astype(bool), "action_id"].tolist()),
         "by_repair": MetadataValue.json(plan["repair"].value_counts().to_dict() if len(plan) else {}),
         "blocked": MetadataValue.json(list(plan.attrs.get("blocked", []))),
@@ -55,7 +57,8 @@ def plan_metadata(plan: pd.DataFrame) -> dict:
     group_name=GROUP,
     ins={name: AssetIn(name) for name in ("consistency_findings", "nft_consistency", "block_consistency")},
     kinds={"parquet"},
-    description="One action per failing finding: its automatic repair, or MANUAL_REVIEW (nothing from unknown).",
+    description="One entry per failing finding: its automatic repair, MANUAL_REVIEW, or NONE/RECHECK (writes nothing);"
+    " nothing from unknown.",
 )
 def repair_plan(
     context: AssetExecutionContext,

@@ -1,7 +1,8 @@
 """Apply a repair plan through the layer clients: dry-run by default, claimed, audited, verified, resumable.
 
-:func:`apply_plan` walks the plan in phase order. Without ``execute`` it only says what it would do
-(nothing is read from the layers or written). With ``execute``, for each action:
+:func:`apply_plan` walks the plan in phase order (its NONE/RECHECK entries write nothing and are skipped).
+Without ``execute`` it only says what it would do (nothing is read from the layers or written).
+With ``execute``, for each action:
 
 1. manual reviews go to the manual-review queue (once per finding);
 2. the action gets its ledger row (``planned``; an existing key is the same action: a verified one is
@@ -35,7 +36,7 @@ import pandas as pd
 
 from ..layers.errors import LayerAuthError, LayerDataError, LayerError, LayerUnavailable
 from ..settings import Settings
-from .actions import Action
+from .actions import NO_ACTION, Action
 from .actions_blocks import RehydrateBlock, RepinBlock
 from .actions_db import DatabaseRepair
 from .actions_ipfs import RepinExact
@@ -178,7 +179,8 @@ def apply_plan(
     archive: ContentArchive | None = None,
 ) -> ApplyReport:
     """Apply ``plan`` (see the module docstring); returns one outcome per action."""
-    actions, approvals = plan_actions(plan), set(approve)
+    actions = [a for a in plan_actions(plan) if a.repair not in NO_ACTION]  # warnings, re-checks: nothing to do
+    approvals = set(approve)
     destructive = {a.action_id for a in actions if a.destructive}
     report = ApplyReport(execute, unknown_approvals=sorted(approvals - destructive),
                          blocked=list(plan.attrs.get("blocked", [])))  # fmt: skip

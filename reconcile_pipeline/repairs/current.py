@@ -23,7 +23,7 @@ from ..settings import Settings
 from ..snapshots.collect import collect_snapshots
 from .apply import ApplyReport, apply_plan
 from .archive import ContentArchive
-from .plan import build_plan
+from .plan import build_plan, resolve_repairs
 from .queue_review import clear_gone
 
 
@@ -40,7 +40,7 @@ def judge_now(settings: Settings) -> Judgement:
     nft = build_nft_consistency(frames, settings)
     blocks = build_block_consistency(frames, settings)
     findings = concat_findings([nft_findings(nft, frames, settings), run_block_checks(frames, settings, blocks=blocks)])
-    return Judgement(findings, nft, blocks)
+    return Judgement(resolve_repairs(findings, nft, blocks, settings), nft, blocks)
 
 
 def plan_now(settings: Settings) -> tuple[Judgement, pd.DataFrame]:

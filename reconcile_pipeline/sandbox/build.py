@@ -18,7 +18,7 @@ ALL_FAULTS: tuple[str, ...] = (*NFT_FAULTS, *TAMPER_KINDS, *BLOCK_FAULTS)
 
 
 def resolve_faults(requested: list[str] | str) -> list[str]:
-    """'all', 'none', or a list of catalogue ids (comma-separated string accepted)."""
+    """'all', 'none', or a list of fault ids (catalogue ids, BLOCK_KV_TAMPERED, BLOCK_GONE; comma-separated too)."""
     if isinstance(requested, str):
         requested = [part.strip() for part in requested.split(",") if part.strip()]
     if requested in ([], ["none"]):

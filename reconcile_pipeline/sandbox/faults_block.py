@@ -2,8 +2,12 @@
 
 Chain faults (BLOCK_HASH_INVALID, BLOCK_CHAIN_BROKEN, BLOCK_MERKLE_INVALID) are made at mining
 time through the ``tamper`` map of :func:`.block_world.build_block_world`; the others mutate the
-persisted tiers afterwards. Pending-queue faults run last and PENDING_COUNT_DRIFT after them,
-so the count drifts from the final queue.
+persisted tiers afterwards. Two faults are named for their scenario, not a check: BLOCK_KV_TAMPERED (the
+truth tier's copy has one amount changed, its hash left: BLOCK_HASH_INVALID and BLOCK_MERKLE_INVALID on
+tier kv) and BLOCK_GONE (a block deleted from KV and R2: BLOCK_TIER_MISSING on it, BLOCK_CHAIN_BROKEN on the
+next, TX_INDEX_INCONSISTENT on each of its transactions, whose vdc:tx entries name a block no tier holds).
+Pending-queue faults run last and PENDING_COUNT_DRIFT
+after them, so the count drifts from the final queue.
 """
 
 from __future__ import annotations
@@ -33,6 +37,16 @@ class BlockPicker:
         if not self.free:
             raise NoVictim("no unused block left")
         return self.free.pop()
+
+    def take_with_successor(self) -> int:
+        """A block N, preferably one whose successor N+1 (which carries N's gap finding) is unused too, then
+        both are taken; else any unused N (N+1's own fault then adds its findings beside the gap's)."""
+        for number in reversed(self.free):
+            if number + 1 in self.free:
+                self.free.remove(number)
+                self.free.remove(number + 1)
+                return number
+        return self.take()
 
 
 def block_entry(fault: str, number: int, description: str) -> dict:
@@ -73,6 +87,27 @@ def tier_divergent(world: WorldData, pick: BlockPicker) -> list[dict]:
     core["transactions"][0]["amount"] += 1
     world.r2[fmt.r2_block_key(number)] = fmt.canonical_json(core)
     return [block_entry("BLOCK_TIER_DIVERGENT", number, "R2 copy has a different amount")]
+
+
+def kv_tampered(world: WorldData, pick: BlockPicker) -> list[dict]:
+    """The truth tier tampered: one transaction amount changed in the KV copy, hash and merkleRoot left as they were."""
+    number = pick.take()
+    kv_block = _kv_block(world, number)
+    kv_block["transactions"][0]["amount"] += 1
+    world.kv[fmt.block_key(number)] = fmt.canonical_json(kv_block)
+    return [entry("BLOCK_KV_TAMPERED", "block", number, "KV copy has a different amount (hash left as it was)",
+                  finding("BLOCK_HASH_INVALID", "block", number), finding("BLOCK_MERKLE_INVALID", "block", number))]
+
+
+def block_gone(world: WorldData, pick: BlockPicker) -> list[dict]:
+    """Block N deleted from KV and R2 (its IPFS copy and its vdc:tx entries stay): a gap before N+1."""
+    number = pick.take_with_successor()
+    del world.kv[fmt.block_key(number)]
+    del world.r2[fmt.r2_block_key(number)]
+    dangling = [finding("TX_INDEX_INCONSISTENT", "tx", tx["txId"]) for tx in world.blocks[number]["transactions"]]
+    return [entry("BLOCK_GONE", "block", number, "block deleted from KV and R2 (vdc:tx entries still name it)",
+                  finding("BLOCK_TIER_MISSING", "block", number), finding("BLOCK_CHAIN_BROKEN", "block", number + 1),
+                  *dangling)]  # fmt: skip
 
 
 def latest_stale(world: WorldData, _: BlockPicker) -> list[dict]:
@@ -177,5 +212,7 @@ BLOCK_FAULTS: dict[str, Callable[[WorldData, BlockPicker], list[dict]]] = {
     "TX_INDEX_INCONSISTENT": tx_index,
     "PENDING_ALREADY_MINED": pending_already_mined,
     "PENDING_BACKLOG": pending_backlog,
+    "BLOCK_KV_TAMPERED": kv_tampered,  # after the others, so their victims stay those of earlier manifests
+    "BLOCK_GONE": block_gone,
     "PENDING_COUNT_DRIFT": pending_count_drift,
 }
