@@ -1,5 +1,6 @@
 """Shared fixtures: a throwaway PostgreSQL server, and fresh databases on both backends.
 
+- ``DAGSTER_HOME``: a temporary folder for the whole session (set at import; the CLI records runs there).
 - ``postgres_url`` (session): ``RECONCILE_TEST_POSTGRES_URL`` if set (its role needs CREATEDB);
   else a temporary cluster started from Debian's server binaries (``/usr/lib/postgresql/*/bin``;
   as root through ``runuser -u postgres``), on 127.0.0.1, a free port, trust auth, stopped and
@@ -25,6 +26,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+# The CLI records its runs in the Dagster instance DAGSTER_HOME names (else the repository's .dagster_home):
+# the whole session, subprocesses included, uses a temporary home instead, never the repository or ~.
+DAGSTER_TEST_HOME = Path(tempfile.mkdtemp(prefix="reconcile-dagster-home-"))
+os.environ["DAGSTER_HOME"] = str(DAGSTER_TEST_HOME)
 
 PG_BIN_GLOB = "/usr/lib/postgresql/*/bin/initdb"
 PG_SETTINGS = {
@@ -111,6 +117,13 @@ def _drop_database(server_url: str, name: str) -> None:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dagster_test_home() -> Iterator[Path]:
+    """The session's temporary DAGSTER_HOME (set at import), removed at the end."""
+    yield DAGSTER_TEST_HOME
+    shutil.rmtree(DAGSTER_TEST_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,31 @@
+"""CLI runs are recorded in the Dagster instance DAGSTER_HOME names (the UI's), unless --ephemeral."""
+
+from __future__ import annotations
+
+from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus
+
+from reconcile_pipeline.cli import main
+from reconcile_pipeline.snapshots import SNAPSHOT_NAMES
+from tests.worldkit import running_world
+
+
+def test_cli_run_is_recorded_in_dagster_home_and_ephemeral_leaves_it_empty(tmp_path, monkeypatch, capsys):
+    home, config = tmp_path / "home", str(tmp_path / "reconcile.toml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with running_world(tmp_path, seed=3, nfts=6, blocks=4, faults="CHAIN_METADATA_MUTABLE"):
+        assert main(["run", "--cadence", "regular", "--config", config, "--json", "--ephemeral"]) == 0
+        assert not home.exists() or not any(home.iterdir())
+        assert main(["run", "--cadence", "regular", "--config", config, "--json"]) == 0
+    capsys.readouterr()
+    with DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+        assert len(runs) == 1 and runs[0].status == DagsterRunStatus.SUCCESS
+        run_id = runs[0].run_id
+        for name in SNAPSHOT_NAMES:
+            event = instance.get_latest_materialization_event(AssetKey(name))
+            assert event is not None and event.run_id == run_id, name
+        evaluations = instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+        assert len(evaluations) == 24
+        failed = {e.dagster_event.event_specific_data.check_name for e in evaluations
+                  if not e.dagster_event.event_specific_data.passed}  # fmt: skip
+        assert "nft_immutable" in failed
