@@ -9,7 +9,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import cli_alerts, cli_bench, cli_repair, cli_report, cli_retention
+from . import cli_alerts, cli_bench, cli_repair, cli_report, cli_retention, cli_verify
 from .sandbox.build import ALL_FAULTS, resolve_faults
 from .sandbox.worlddata import WorldSpec
 
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="local: SQLite under .dagster_home; postgres: dagster.yaml with DAGSTER_PG_* variables",
     )
     ui.set_defaults(handler=cmd_ui)
-    for area in (cli_alerts, cli_bench, cli_repair, cli_report, cli_retention):
+    for area in (cli_alerts, cli_bench, cli_repair, cli_report, cli_retention, cli_verify):
         area.register(commands)
     parser.epilog = "fault ids: " + ", ".join(ALL_FAULTS)
     return parser

@@ -94,7 +94,7 @@ class RunProgress:
             self.bars.advance(self.tasks["suites"])
         elif kind == "STEP_FAILURE":
             self.failed_steps.append(event.step_key)
-            self.console.print(f"[red]step failed:[/red] {escape(event.step_key)}")
+            self.console.print(f"[red]step failed:[/red] {escape(event.step_key)}", highlight=False)
 
     def _materialized(self, event) -> None:
         name = event.asset_key.path[-1]
@@ -104,7 +104,7 @@ class RunProgress:
             raw = event.event_specific_data.materialization.metadata
             metadata = {key: getattr(value, "value", value) for key, value in raw.items()}
             sent = traffic.totals() - self.started.get(event.step_key, traffic.totals())
-            self.console.print(self.snapshot_line(name, metadata, sent))
+            self.console.print(self.snapshot_line(name, metadata, sent), highlight=False)
 
     def snapshot_line(self, name: str, metadata: dict, sent: traffic.Totals) -> str:
         layer, status = str(metadata.get("layer", "?")), str(metadata.get("read_status", "?"))
@@ -142,4 +142,4 @@ def make_progress(quiet: bool, stream=None) -> RunProgress | None:
 def finish(progress: RunProgress | None) -> None:
     """Print the summary line (after the bars stopped)."""
     if progress is not None:
-        progress.console.print(escape(progress.summary()), soft_wrap=True)
+        progress.console.print(progress.summary(), markup=False, highlight=False, soft_wrap=True)
