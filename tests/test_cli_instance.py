@@ -14,13 +14,19 @@ def test_cli_run_is_recorded_in_dagster_home_and_ephemeral_leaves_it_empty(tmp_p
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with running_world(tmp_path, seed=3, nfts=6, blocks=4, faults="CHAIN_METADATA_MUTABLE"):
         assert main(["run", "--cadence", "regular", "--config", config, "--json", "--ephemeral"]) == 0
+        assert main(["repair", "apply", "--config", config, "--json", "--ephemeral"]) == 0
         assert not home.exists() or not any(home.iterdir())
         assert main(["run", "--cadence", "regular", "--config", config, "--json"]) == 0
+        assert main(["repair", "apply", "--config", config, "--json"]) == 0
     capsys.readouterr()
     with DagsterInstance.get() as instance:
-        runs = instance.get_runs()
-        assert len(runs) == 1 and runs[0].status == DagsterRunStatus.SUCCESS
-        run_id = runs[0].run_id
+        runs = {run.job_name: run for run in instance.get_runs()}
+        assert len(instance.get_runs()) == 2 and {r.status for r in runs.values()} == {DagsterRunStatus.SUCCESS}
+        apply = instance.all_logs(runs["repair_apply"].run_id, of_type=DagsterEventType.ASSET_OBSERVATION)
+        observed = apply[0].dagster_event.event_specific_data.asset_observation
+        assert observed.asset_key == AssetKey("repair_plan") and observed.metadata["execute"].value is False
+        assert observed.metadata["counts"].value == {"would queue": 1}  # CHAIN_METADATA_MUTABLE: manual review
+        run_id = runs["__ephemeral_asset_job__"].run_id
         for name in SNAPSHOT_NAMES:
             event = instance.get_latest_materialization_event(AssetKey(name))
             assert event is not None and event.run_id == run_id, name
