@@ -104,19 +104,27 @@ def _operations(settings: Settings, target: Target) -> Snapshot:
             elif target.kind == "mint":
                 frame = db.read_minting_operations(mints=[target.value])
             else:
-                frame = _naming_cid(db.read_minting_operations(), target.value)
+                frame = _naming_cid(db.read_minting_operations_naming(cid_spellings(target.value)), target.value)
     except LayerError as exc:
         return unavailable("database", exc, [])
     return Snapshot(frame, LayerStatus("database", rows=len(frame), message=f"verify: {target}"))
 
 
-def _naming_cid(frame: pd.DataFrame, cid: str) -> pd.DataFrame:
+def cid_spellings(cid: str) -> list[str]:
+    """The CID as given, as CIDv1 and (when it has one) as CIDv0: how a URI may spell it."""
     wanted = parse_cid(cid)
-    spellings = {str(wanted)} | {str(wanted.to_v1())}
+    spellings = [cid, str(wanted), str(wanted.to_v1())]
     try:
-        spellings.add(str(wanted.to_v0()))
+        spellings.append(str(wanted.to_v0()))
     except DecodeError:
         pass
+    return list(dict.fromkeys(spellings))
+
+
+def _naming_cid(frame: pd.DataFrame, cid: str) -> pd.DataFrame:
+    spellings = cid_spellings(cid)
+    if frame.empty:
+        return frame
     uris = frame[["metadata_uri", "image_uri"]].fillna("").astype(str).agg(" ".join, axis=1)
     keep = uris.map(lambda text: any(spelling in text for spelling in spellings))
     return frame[keep].reset_index(drop=True)
