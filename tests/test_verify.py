@@ -162,3 +162,14 @@ def test_the_verify_entity_job_runs_in_process(world):
     assert metadata["entity"].value == f"block {number}" and metadata["exit_status"].value == 1
     assert "BLOCK_TIER_MISSING" in metadata["findings"].value
     assert {v["layer"]: v["verdict"] for v in metadata["layers"].value}["r2"] == "fail"
+
+
+def test_a_mint_with_no_database_row(world, capsys):
+    live, _, config, manifest = world
+    fault = next(f for f in manifest["faults"] if f["fault"] == "BLOCKCHAIN_SUCCESS_DATABASE_FAILURE"
+                 and "no DB row" in f["description"])  # fmt: skip
+    record = next(r for r in live.data.nfts if r.mint == fault["entity_id"])
+    code, report = run_verify(capsys, config, "--mint", record.mint)
+    expected = {f for f in expected_findings(manifest) if f[1:] in keys_of(record)}  # its level's image too
+    assert ("BLOCKCHAIN_SUCCESS_DATABASE_FAILURE", "nft", record.mint) in expected
+    assert code == 1 and fails(report) == expected
