@@ -46,8 +46,16 @@ def dagster_home() -> Path:
 
 
 def persistent_instance() -> DagsterInstance:
-    """The instance of :func:`dagster_home` (its ``dagster.yaml`` when there is one, else SQLite in it)."""
-    return DagsterInstance.from_config(str(dagster_home()))
+    """The instance of :func:`dagster_home` (its ``dagster.yaml`` when there is one, else SQLite in it).
+
+    One that cannot be opened (a bad ``dagster.yaml``, its database down) is a ValueError: the CLI says so
+    and exits 2, pointing at ``--ephemeral``."""
+    home = dagster_home()
+    try:
+        return DagsterInstance.from_config(str(home))
+    except Exception as exc:  # noqa: BLE001 - dagster raises many kinds here; all mean "cannot record runs"
+        raise ValueError(f"cannot open the Dagster instance in {home} ({type(exc).__name__}: {exc}); "
+                         "fix DAGSTER_HOME or pass --ephemeral") from None  # fmt: skip
 
 
 @contextlib.contextmanager

@@ -35,3 +35,13 @@ def test_cli_run_is_recorded_in_dagster_home_and_ephemeral_leaves_it_empty(tmp_p
         failed = {e.dagster_event.event_specific_data.check_name for e in evaluations
                   if not e.dagster_event.event_specific_data.passed}  # fmt: skip
         assert "nft_immutable" in failed
+
+
+def test_an_instance_that_cannot_be_opened_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("storage:\n  no_such_storage: {}\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert main(["run", "--cadence", "regular"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot open the Dagster instance in {home}" in err and "--ephemeral" in err

@@ -20,6 +20,7 @@ from tests.worldkit import running_world
 
 STAGES = ("snapshots", "joins", "checks", "suites", "repairs", "report")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours and cursor moves of the live display
+SNAPSHOT_LINE = re.compile(r"snapshot (\w+) .*? (\d+) records +(\d+) requests +(\d+) errors")
 LAYERS = ("source_images", "database", "solana", "pinata", "ipfs", "kv", "r2")
 
 
@@ -73,7 +74,11 @@ def test_terminal_shows_stages_layers_and_a_summary_and_stdout_stays_json(world)
         assert f"layer {layer}" in err
     summary = [line for line in err.splitlines() if line.startswith("layers: ")]
     assert len(summary) == 1 and "unreadable: kv (blockstore_kv:" in summary[0]
-    assert "requests" in err and "records" in err
+    counts = {match[0]: (int(match[1]), int(match[2]), int(match[3])) for match in SNAPSHOT_LINE.findall(err)}
+    assert counts["blockstore_kv"][1] >= 1 and counts["blockstore_kv"][2] >= 1  # refused: sent and failed
+    assert counts["source_images"][1:] == (0, 0)  # files: no request
+    assert counts["solana_metadata_accounts"][1] >= 1 and counts["solana_metadata_accounts"][2] == 0
+    assert counts["db_minting_operations"][0] > 0  # records read
 
 
 @pytest.mark.parametrize("quiet", [False, True])
