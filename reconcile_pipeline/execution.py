@@ -69,14 +69,3 @@ def using(*, ephemeral: bool, listener: Callable[[object], None] | None = None) 
         _CURRENT.reset(token)
         if instance is not None:
             instance.dispose()
-
-
-@contextlib.contextmanager
-def run_instance() -> Iterator[DagsterInstance]:
-    """The instance for one run: the current persistent one, or a fresh ephemeral one (disposed after)."""
-    instance = current().instance
-    if instance is not None:
-        yield instance
-        return
-    with DagsterInstance.ephemeral() as ephemeral:
-        yield ephemeral

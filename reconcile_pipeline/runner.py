@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from dagster import Definitions, define_asset_job
+from dagster import DagsterInstance, Definitions, define_asset_job
 from dagster._core.definitions.materialize import EPHEMERAL_JOB_NAME
 from dagster._core.utils import make_new_run_id
 
@@ -63,14 +63,14 @@ def materialize_in_process(
     job = Definitions(
         jobs=[define_asset_job(EPHEMERAL_JOB_NAME)], assets=selection, resources=defs.resources
     ).resolve_job_def(EPHEMERAL_JOB_NAME)
-    with execution.run_instance() as instance:
-        if partition is not None:
-            instance.add_dynamic_partitions(DEEP_SHARDS.name, [partition])
-        if listener is not None:
-            instance.add_event_listener(run_id, listener)
-        result = job.execute_in_process(
-            run_config=QUIET, instance=instance, partition_key=partition, raise_on_error=False, tags=tags, run_id=run_id
-        )
+    instance = execution.current().instance or DagsterInstance.ephemeral()
+    if partition is not None:
+        instance.add_dynamic_partitions(DEEP_SHARDS.name, [partition])
+    if listener is not None:
+        instance.add_event_listener(run_id, listener)
+    result = job.execute_in_process(
+        run_config=QUIET, instance=instance, partition_key=partition, raise_on_error=False, tags=tags, run_id=run_id
+    )
     return _summary(result)
 
 
