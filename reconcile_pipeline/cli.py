@@ -9,7 +9,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import cli_alerts, cli_bench, cli_repair, cli_report, cli_retention
+from . import cli_alerts, cli_bench, cli_repair, cli_report, cli_retention, cli_verify
 from .sandbox.build import ALL_FAULTS, resolve_faults
 from .sandbox.worlddata import WorldSpec
 
@@ -62,7 +62,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .commands import run_command
 
-    return run_command(args.config, args.cadence, args.json, shard=args.shard)
+    return run_command(
+        args.config, args.cadence, args.json, shard=args.shard, ephemeral=args.ephemeral, quiet=args.quiet
+    )
 
 
 def cmd_blocks_status(args: argparse.Namespace) -> int:
@@ -75,6 +77,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from .ui import run_ui
 
     return run_ui(args.config, host=args.host, port=args.port, instance=args.instance)
+
+
+def run_options(parser: argparse.ArgumentParser) -> None:
+    """--quiet and --ephemeral, for the commands that run the pipeline in process."""
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr (shown only on a terminal)")
+    parser.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="record the run in no Dagster instance (default: the one DAGSTER_HOME names, else .dagster_home)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--shard", default=None, help="deep cadence only: one shard INDEX/COUNT (e.g. 3/8); default: every shard"
     )
+    run_options(run)
     run.set_defaults(handler=cmd_run)
     blocks = commands.add_parser("blocks", help="the VDC block store").add_subparsers(
         dest="blocks_command", required=True
@@ -116,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="local: SQLite under .dagster_home; postgres: dagster.yaml with DAGSTER_PG_* variables",
     )
     ui.set_defaults(handler=cmd_ui)
-    for area in (cli_alerts, cli_bench, cli_repair, cli_report, cli_retention):
+    for area in (cli_alerts, cli_bench, cli_repair, cli_report, cli_retention, cli_verify):
         area.register(commands)
     parser.epilog = "fault ids: " + ", ".join(ALL_FAULTS)
     return parser

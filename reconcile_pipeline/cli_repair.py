@@ -1,14 +1,16 @@
 """The `reconcile repair` subcommands: `plan`, `apply` (dry-run unless --execute), `queue` (registered by cli.py).
 
     reconcile repair plan  [--config FILE] [--json]
-    reconcile repair apply [--config FILE] [--json] [--execute] [--approve ACTION_ID ...]
+    reconcile repair apply [--config FILE] [--json] [--execute] [--approve ACTION_ID ...] [--ephemeral]
     reconcile repair queue [--config FILE] [--json] [--all] [--resolve ITEM [--note TEXT]]
 
 `plan` and `apply` read every layer and plan from what they find now (one entry per failing finding, the
 repair its finding names; none for unknown findings); `apply` without `--execute`
 changes nothing. Destructive actions run only when `--approve` names their action id; an approval
 that names no destructive action of the current plan stops the command (exit 2) before anything is
-written. Exit status: 0 done, 1 some action failed or was sent to manual review, 2 bad arguments.
+written. An apply is recorded as a run of ``repair_apply`` in the Dagster instance of ``DAGSTER_HOME``
+(the UI's; ``--ephemeral``: in none). Exit status: 0 done, 1 some action failed or was sent to manual
+review, 2 bad arguments.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     apply = sub.add_parser("apply", help="apply the plan: a dry run unless --execute")
     apply.add_argument("--execute", action="store_true", help="write the repairs (default: only show them)")
+    apply.add_argument("--ephemeral", action="store_true", help="record the apply in no Dagster instance "
+                       "(default: the one DAGSTER_HOME names, else .dagster_home)")  # fmt: skip
     apply.add_argument("--approve", action="append", default=[], metavar="ACTION_ID",
                        help="approve a destructive action by its id (repeatable)")  # fmt: skip
     queue = sub.add_parser("queue", help="the manual-review queue with each item's history")
@@ -111,6 +115,8 @@ def plan_counts_line(plan) -> str:
 
 @_reports_layer_errors
 def cmd_apply(args: argparse.Namespace) -> int:
+    from . import execution
+    from .cli_record import recorded
     from .repairs.apply import apply_plan
     from .repairs.current import clear_queue, plan_now
     from .settings import load_settings
@@ -123,9 +129,14 @@ def cmd_apply(args: argparse.Namespace) -> int:
         print(f"reconcile: --approve names no destructive action of the current plan: {', '.join(unknown)}",
               file=sys.stderr)  # fmt: skip
         return 2
-    report = apply_plan(settings, plan, execute=args.execute, approve=args.approve)
-    if args.execute:
-        report.cleared = clear_queue(settings, judged)
+    def work():
+        report = apply_plan(settings, plan, execute=args.execute, approve=args.approve)
+        if args.execute:
+            report.cleared = clear_queue(settings, judged)
+        return report
+
+    with execution.using(ephemeral=args.ephemeral):  # the UI lists the apply among the runs of repair_apply
+        report = recorded("repair_apply", "apply_repairs", "repair_plan", work, _apply_metadata(args.execute))
     if args.json:
         _print_json({"execute": args.execute, "blocked": report.blocked, "outcomes": report.outcomes,
                      "queue_cleared": report.cleared})  # fmt: skip
@@ -139,6 +150,16 @@ def cmd_apply(args: argparse.Namespace) -> int:
             print(f"manual-review items resolved (problem no longer found): {', '.join(report.cleared)}")
     bad = {"failed", "manual review"} & set(report.counts())
     return 1 if bad or report.blocked else 0
+
+
+def _apply_metadata(execute: bool):
+    def metadata(report) -> dict:
+        from dagster import MetadataValue
+
+        return {"execute": execute, "counts": MetadataValue.json(report.counts()), "source": "reconcile CLI",
+                "outcomes": MetadataValue.json(report.outcomes[:200])}  # fmt: skip
+
+    return metadata
 
 
 @_reports_layer_errors

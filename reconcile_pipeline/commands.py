@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 
 import pandas as pd
 
+from . import execution
 from .checks.findings import findings_records
+from .progress import finish, make_progress
 from .settings import load_settings
 
 CADENCES = ("immediate", "frequent", "regular", "deep")
@@ -23,11 +26,21 @@ def findings_table(findings: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def run_command(config: str | None, cadence: str, as_json: bool, shard: str | None = None) -> int:
+def run_command(
+    config: str | None,
+    cadence: str,
+    as_json: bool,
+    shard: str | None = None,
+    *,
+    ephemeral: bool = False,
+    quiet: bool = False,
+) -> int:
     """One reconciliation over the cadence's scope (as its schedule or sensor runs it), then its alerts.
 
     The deep cadence runs every shard of the deep scan in sequence (or ``shard``, ``INDEX/COUNT``, alone)
-    and prints the union of their findings."""
+    and prints the union of their findings. The runs are recorded in the Dagster instance of
+    ``DAGSTER_HOME`` (:mod:`.execution`; ``ephemeral``: in none); on a terminal, progress goes to stderr
+    (:mod:`.progress`) unless ``quiet``."""
     from .runner import deep_summary, run_cadence, run_deep
     from .shards import Shard
 
@@ -40,7 +53,10 @@ def run_command(config: str | None, cadence: str, as_json: bool, shard: str | No
     except ValueError as exc:
         print(f"reconcile: {exc}", file=sys.stderr)
         return 2
-    summary = deep_summary(run_deep(config, one_shard)) if one_shard else run_cadence(config, cadence)
+    progress = make_progress(quiet)
+    with execution.using(ephemeral=ephemeral, listener=progress), progress or contextlib.nullcontext():
+        summary = deep_summary(run_deep(config, one_shard)) if one_shard else run_cadence(config, cadence)
+    finish(progress)
     if summary is None:
         print("[]" if as_json else f"{cadence}: no new event since the last run, nothing to verify")
         return 0

@@ -15,8 +15,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance, Definitions, define_asset_job
+from dagster._core.definitions.materialize import EPHEMERAL_JOB_NAME
+from dagster._core.utils import make_new_run_id
 
+from . import execution
 from .cadences import CONFIRMED_STATES, Scope, deep_scope, scope_for
 from .defs import ALL_ASSETS, DEEP_ASSETS, DEEP_GX_CHECKS, build_definitions
 from .defs.assets import SNAPSHOT_ASSETS
@@ -52,20 +55,26 @@ def _plain(metadata: dict) -> dict:
 def materialize_in_process(
     config_path: str | None, selection: list, *, tags: dict[str, str] | None = None, partition: str | None = None
 ) -> RunSummary:
-    """Run the given assets (and asset checks) once on an ephemeral instance (``partition``: a deep-scan shard)."""
+    """Run the given assets (and asset checks) once (``partition``: a deep-scan shard), as ``materialize`` does,
+    on the instance :mod:`.execution` names (default: an ephemeral one), its listener seeing every event."""
     defs = build_definitions(config_path)
-    instance = DagsterInstance.ephemeral()
+    listener = execution.current().listener
+    run_id = make_new_run_id()
+    job = Definitions(
+        jobs=[define_asset_job(EPHEMERAL_JOB_NAME)], assets=selection, resources=defs.resources
+    ).resolve_job_def(EPHEMERAL_JOB_NAME)
+    instance = execution.current().instance or DagsterInstance.ephemeral()
     if partition is not None:
         instance.add_dynamic_partitions(DEEP_SHARDS.name, [partition])
-    result = materialize(
-        selection,
-        resources=defs.resources,
-        instance=instance,
-        tags=tags,
-        run_config=QUIET,
-        raise_on_error=False,
-        partition_key=partition,
+    if listener is not None:
+        instance.add_event_listener(run_id, listener)
+    result = job.execute_in_process(
+        run_config=QUIET, instance=instance, partition_key=partition, raise_on_error=False, tags=tags, run_id=run_id
     )
+    return _summary(result)
+
+
+def _summary(result) -> RunSummary:
     summary = RunSummary(result.run_id, result.success)
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization

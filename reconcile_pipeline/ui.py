@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from .execution import DEFAULT_HOME, REPO_ROOT
 
 
 def dagster_env(config: str | None, instance: str) -> dict[str, str]:
@@ -24,7 +24,7 @@ def dagster_env(config: str | None, instance: str) -> dict[str, str]:
     if instance == "postgres":
         env["DAGSTER_HOME"] = str(REPO_ROOT)
     else:
-        home = Path(env.get("DAGSTER_HOME") or REPO_ROOT / ".dagster_home").resolve()
+        home = Path(env.get("DAGSTER_HOME") or DEFAULT_HOME).resolve()  # where the CLI's runs are recorded too
         home.mkdir(parents=True, exist_ok=True)
         env["DAGSTER_HOME"] = str(home)
     return env

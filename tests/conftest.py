@@ -1,5 +1,6 @@
 """Shared fixtures: a throwaway PostgreSQL server, and fresh databases on both backends.
 
+- ``DAGSTER_HOME``: a temporary folder for the whole session (set at import; the CLI records runs there).
 - ``postgres_url`` (session): ``RECONCILE_TEST_POSTGRES_URL`` if set (its role needs CREATEDB);
   else a temporary cluster (``sandbox.postgres.ThrowawayCluster``) started from Debian's server
   binaries (``/usr/lib/postgresql/*/bin``; as root through ``runuser -u postgres``), on 127.0.0.1,
@@ -13,6 +14,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +27,18 @@ from reconcile_pipeline.sandbox.postgres import PG_BIN_GLOB, ThrowawayCluster
 from reconcile_pipeline.sandbox.postgres import create_database as _create_database
 from reconcile_pipeline.sandbox.postgres import drop_database as _drop_database
 from reconcile_pipeline.sandbox.postgres import server_bin_dir as _server_bin_dir
+
+# The CLI records its runs in the Dagster instance DAGSTER_HOME names (else the repository's .dagster_home):
+# the whole session, subprocesses included, uses a temporary home instead, never the repository or ~.
+DAGSTER_TEST_HOME = Path(tempfile.mkdtemp(prefix="reconcile-dagster-home-"))
+os.environ["DAGSTER_HOME"] = str(DAGSTER_TEST_HOME)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dagster_test_home() -> Iterator[Path]:
+    """The session's temporary DAGSTER_HOME (set at import), removed at the end."""
+    yield DAGSTER_TEST_HOME
+    shutil.rmtree(DAGSTER_TEST_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from .repairs import REPAIR_ASSETS, REPAIR_JOBS
 from .reports import REPORT_ASSETS
 from .resources import SettingsResource
 from .retention import RETENTION_JOBS, RETENTION_SCHEDULES
+from .verify import VERIFY_JOBS
 
 ALL_ASSETS = [*SNAPSHOT_ASSETS, *CONSISTENCY_ASSETS, *REPAIR_ASSETS, *REPORT_ASSETS]
 DEEP_ASSETS, DEEP_GX_CHECKS = deep_graph(ALL_ASSETS)  # the deep scan: the same graph under deep/, by shard
@@ -28,7 +29,7 @@ def build_definitions(config_path: str | None = None) -> Definitions:
     return Definitions(
         assets=[*ALL_ASSETS, *DEEP_ASSETS],
         asset_checks=[*GX_CHECKS, *DEEP_GX_CHECKS],
-        jobs=[snapshot_job, reconcile_job, *REPAIR_JOBS, *AUTOMATION_JOBS, *RETENTION_JOBS],
+        jobs=[snapshot_job, reconcile_job, *REPAIR_JOBS, *AUTOMATION_JOBS, *RETENTION_JOBS, *VERIFY_JOBS],
         schedules=[*SCHEDULES, *RETENTION_SCHEDULES],
         sensors=SENSORS,
         resources={"settings": settings, "io_manager": ParquetIOManager(settings=settings)},

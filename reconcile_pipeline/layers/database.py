@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -162,6 +162,14 @@ class DatabaseClient:
         wanted = list(dict.fromkeys(str(i) for i in ids))
         chunks = [statement.where(table.c.id.in_(chunk)) for chunk in _chunks(wanted, IDS_PER_QUERY)]
         return self.read_table(table.name, chunks).sort_values("id", ignore_index=True)
+
+    def read_minting_operations_naming(self, texts: Iterable[str]) -> pd.DataFrame:
+        """The operations whose metadata or image URI contains any of ``texts`` (e.g. a CID's spellings); the
+        caller checks the match exactly (a substring of a longer CID is no match)."""
+        table = TABLES["minting_operations"]
+        uris = [column.contains(text, autoescape=True) for text in texts
+                for column in (table.c.metadata_uri, table.c.image_uri)]  # fmt: skip
+        return self.read_table(table.name, [select(table).where(or_(*uris)).order_by(table.c.id)])
 
     def count_minting_operations(self) -> int:
         table = TABLES["minting_operations"]

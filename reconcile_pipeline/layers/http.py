@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from . import traffic
 from .breaker import BreakerRegistry, guarded
 from .errors import (
     DecodeError,
@@ -198,10 +199,15 @@ def _attempt_budget(client: httpx.AsyncClient, retry: RetryPolicy) -> float | No
 
 async def _bounded_attempt(budget: float | None, layer: str, where: str, attempt: object) -> HttpResult:
     """Run one attempt within ``budget`` seconds (None: no limit)."""
+    traffic.sent()
     try:
         return await asyncio.wait_for(attempt, budget)  # type: ignore[arg-type]
     except TimeoutError:
+        traffic.failed()
         raise LayerTimeout(f"no complete response within {budget:g}s", layer=layer, where=where) from None
+    except Exception:
+        traffic.failed()
+        raise
 
 
 async def _with_retries(

@@ -138,6 +138,22 @@ class PinataClient:
                 return True
         return False
 
+    async def pins_of(self, cid: str) -> list[dict]:
+        """The pinned rows of ``cid`` under either CID version's spelling (``hashContains`` queries, first page
+        each: one CID has a handful of rows at most), never the whole pin list."""
+        wanted = parse_cid(cid)
+        spellings = [str(wanted.to_v1())]
+        with contextlib.suppress(DecodeError):
+            spellings.insert(0, str(wanted.to_v0()))
+        found: list[dict] = []
+        for text in spellings:
+            params = {"status": "pinned", "hashContains": text, "pageLimit": self.page_limit, "pageOffset": 0}
+            rows = (await self._json("GET", "/data/pinList", params=params)).get("rows")
+            if not isinstance(rows, list):
+                raise DecodeError("pinList answer lacks rows", layer=LAYER, where="/data/pinList")
+            found += [row for row in rows if _same_cid(row, wanted) and row not in found]
+        return found
+
     # -- pinning ---------------------------------------------------------------------------
     async def pin_file(self, data: bytes, name: str, *, cid_version: int = 0, expected_cid: str | None = None) -> str:
         """Pin bytes; return their CID. With `expected_cid`, a different answer raises IntegrityError."""

@@ -32,6 +32,7 @@ import boto3
 import botocore.config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import traffic
 from .breaker import BreakerRegistry
 from .errors import LayerTimeout, ResponseTooLarge
 from .http import ATTEMPT_TIMEOUT_FACTOR
@@ -121,6 +122,7 @@ class R2Client:
     def _count(self, requests: int = 1) -> None:
         with self._count_lock:
             self.request_count += requests
+        traffic.sent(requests)
 
     def _call(self, where: str, operation: Callable[[], T], *, count: bool = True) -> T:
         if count:
@@ -139,6 +141,7 @@ class R2Client:
             self._breaker.record(None)
             return result
         self._breaker.record(error)
+        traffic.failed()
         raise error from None
 
     def get_sync(self, key: str) -> bytes | None:

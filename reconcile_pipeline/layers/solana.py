@@ -32,6 +32,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 
 from ..shards import base58_byte
+from . import traffic
 from .breaker import BreakerRegistry
 from .errors import DecodeError, LayerError, LayerTimeout, redact_url
 from .http import ATTEMPT_TIMEOUT_FACTOR, RetryPolicy
@@ -136,10 +137,12 @@ class SolanaClient:
                 raise LayerTimeout("deadline exceeded", layer=LAYER, where=where)
             timeout = min(timeout, remaining)
         self.request_count += 1
+        traffic.sent()
         request = JsonRpcRequest(method=method, params=params)
         try:
             return await asyncio.wait_for(self._client.send_rpc_request(request, Any), timeout)
         except Exception as exc:  # everything AsyncClient raises is mapped here, at the boundary
+            traffic.failed()
             raise map_exception(exc, where) from None
 
     async def _guarded(self, read: Callable[[], Awaitable[Any]]) -> Any:
