@@ -3,8 +3,9 @@
 - A complete run (regular, deep, manual) judges every entity of every check its reads allow.
 - A partial run (immediate, frequent) judges the NFT rows and blocks it read (not their context blocks),
   the CIDs those NFTs use, the transactions those blocks hold, every level (source images and registry are
-  read whole) and the block store's pointers and queue when it read blocks. It cannot say that a check over
-  the whole population passes: DB_DUPLICATE_MINT, SOURCE_MISSING_ACTIVE_NFT, PENDING_ALREADY_MINED.
+  read whole) and the block store's pointers and queue only when it read every block
+  (``Scope.judges_block_population``). It cannot say that a check over the whole population passes:
+  DB_DUPLICATE_MINT, SOURCE_MISSING_ACTIVE_NFT, PENDING_ALREADY_MINED.
 - Only the deep cadence GETs every gateway, so only it judges IPFS_CID_INTEGRITY.
 - A shard of the deep scan other than the home shard (``Scope.judges_population`` False) judges neither the
   levels nor the block store's pointers and queue, and does not count the source images as read: its
@@ -71,7 +72,7 @@ def run_coverage(
         entities = _nft_entities(nft) | _block_entities(judged_blocks(blocks, context))
         if scope.judges_population:
             entities |= {("level", level) for level in levels}
-            if scope.blocks != "none":
+            if scope.judges_block_population:  # a read of some blocks does not judge the pointers or queue
                 entities |= set(BLOCK_STORE_KEYS)
     return Coverage(
         findings=True,
