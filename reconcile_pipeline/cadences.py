@@ -16,7 +16,10 @@ in the snapshot assets' metadata. A partial scope must never create a false find
 skips the chain listing by update authority (a chain mint whose row is simply outside the read is not an
 orphan), and a scoped block read adds the block before the lowest judged one as *context* for the chain link;
 findings on context blocks are dropped by :func:`in_scope`. Source images (a handful of files, backups
-included) and the Pinata pin list are read whole by every cadence.
+included) and the Pinata pin list are read whole by every cadence. A run judges only what it read completely:
+one that reads no block (an operation event) judges nothing of the block store, and ``vdc:latest``,
+``vdc:pending:count`` and the pending queue (:data:`BLOCK_POPULATION_CHECKS`) are judged only by a read of every
+block (:attr:`Scope.judges_block_population`; :mod:`.checks.block_reach`, :mod:`.checks.scoped`).
 
 A shard of the deep scan (``shard_count`` > 1, blocks ``"shard"``) reads the shard's operations and lists
 the chain for the shard's mint first bytes (so its orphans are found), and judges the shard's slice of the

@@ -22,16 +22,22 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context
 from sqlalchemy import text
 
+from reconcile_pipeline.alerts.coverage import BLOCK_STORE_KEYS, run_coverage
 from reconcile_pipeline.alerts.store import AlertStore
 from reconcile_pipeline.cadence_events import ImmediateCursor, combined_scope, find_events
 from reconcile_pipeline.cadences import (
+    BLOCK_POPULATION_CHECKS,
+    BLOCK_SCOPE_ATTR,
     Scope,
     block_event_scope,
+    deep_scope,
     frequent_scope,
     operation_event_scope,
     regular_scope,
     scope_from_tags,
 )
+from reconcile_pipeline.checks.block_checks import run_block_checks
+from reconcile_pipeline.checks.block_reach import NOTHING, BlockReach, block_reach, within_reach
 from reconcile_pipeline.checks.scoped import scoped_findings
 from reconcile_pipeline.defs import automation
 from reconcile_pipeline.defs.resources import SettingsResource
@@ -40,6 +46,9 @@ from reconcile_pipeline.layers.database import DatabaseClient
 from reconcile_pipeline.runner import run_cadence
 from reconcile_pipeline.shard_plan import deep_shard_scopes
 from reconcile_pipeline.shards import Shard
+from reconcile_pipeline.snapshots.base import skipped
+from reconcile_pipeline.snapshots.blockstore import TIER_COLUMNS
+from tests.test_block_checks import SETTINGS, Store
 from tests.worldkit import running_world, snapshot_frames
 from tests.worldwriter import WorldWriter
 
@@ -130,17 +139,19 @@ def _assert_events_in_scope(writer: WorldWriter, scopes: list[Scope], start: tup
     immediate = [scope for scope in scopes if scope.cadence == "immediate"]
     ops = {op for scope in immediate for op in scope.op_ids}
     numbers = {n for scope in immediate for n in scope.block_numbers}
-    assert set(writer.touched[start[0]:]) <= ops and set(writer.mined[start[1]:]) <= numbers, writer.log
+    touched, mined = set(writer.touched[start[0] :]), set(writer.mined[start[1] :])
+    assert touched and mined, writer.log  # every round has an operation event and a block event
+    assert touched <= ops and mined <= numbers, writer.log
 
 
 def run_mixes(world, seed: int, rounds: int, events: int, shards: int | None = None) -> int:
+    """``rounds`` rounds of every kind of event plus up to ``events`` more, each judged by every cadence."""
     _, settings, config = world
     writer, cadences, judged_runs = WorldWriter(settings, random.Random(seed)), Cadences(settings, config, shards), 0
     try:
         for _ in range(rounds):
             start = (len(writer.touched), len(writer.mined))
-            for _ in range(1 + writer.rng.randrange(events)):
-                writer.random_event()
+            writer.random_mix(events)
             scopes = cadences.scopes()
             _assert_events_in_scope(writer, scopes, start)
             for scope in scopes:
@@ -216,3 +227,65 @@ def test_of_a_sharded_scan_only_the_home_shard_judges_the_pointer(world):
     finally:
         writer.kv_put(fmt.LATEST_KEY, original)
         writer.close()
+
+
+# -- the rule, on frames (pure) ------------------------------------------------------------------------------------
+def _scoped(frames: dict[str, pd.DataFrame], judged: list[int], population: bool) -> dict[str, pd.DataFrame]:
+    """The frames a read of ``judged`` (with the block below as context, the pointers, count and whole queue) gives."""
+    read = [judged[0] - 1, *judged]
+    kv, r2, ipfs = frames["blockstore_kv"], frames["blockstore_r2"], frames["blockstore_ipfs"]
+    keep_kv = kv["block_number"].isin(read) | kv["kind"].isin(["latest", "pending_count", "tx"])
+    keep_r2 = r2["block_number"].isin(read) | (r2["kind"] == "pending")
+    out = {
+        "blockstore_kv": kv[keep_kv].copy(),
+        "blockstore_r2": r2[keep_r2].copy(),
+        "blockstore_ipfs": ipfs[ipfs["block_number"].isin(read)].copy(),
+    }
+    block_scope = {"judged": judged, "context": read[:1], "read": read, "population": population}
+    out["blockstore_kv"].attrs = kv.attrs | {BLOCK_SCOPE_ATTR: block_scope}
+    out["blockstore_r2"].attrs = dict(r2.attrs)
+    return out
+
+
+def _checks(findings: pd.DataFrame) -> set[tuple[str, str]]:
+    return set(zip(findings["check_id"], findings["entity_id"].astype(str), strict=True))
+
+
+def test_a_read_of_some_blocks_judges_neither_the_pointer_nor_the_queue_nor_an_entry_naming_an_unread_block():
+    store = Store(blocks=6, pending=2)
+    store.kv[fmt.LATEST_KEY] = fmt.canonical_json(fmt.latest_value(store.kv_block(2)))  # stale: names block 2
+    store.write_count(7)  # drifted
+    store.kv[fmt.tx_key("tx-ghost")] = fmt.canonical_json({"blockNumber": 1, "blockHash": "0" * 64})  # dangling
+    store.kv[fmt.tx_key("tx-4-9")] = fmt.canonical_json({"blockNumber": 4, "blockHash": "0" * 64})  # names block 4
+    frames = store.frames()
+    wanted = {("LATEST_POINTER_STALE", "vdc:latest"), ("PENDING_COUNT_DRIFT", "vdc:pending:count"),
+              ("TX_INDEX_INCONSISTENT", "tx-ghost"), ("TX_INDEX_INCONSISTENT", "tx-4-9")}  # fmt: skip
+    assert _checks(run_block_checks(frames, SETTINGS)) == wanted  # a read of every key: all four
+    partial = _scoped(frames, [3, 4], population=False)
+    assert block_reach(partial["blockstore_kv"]) == BlockReach(frozenset({3, 4}), frozenset({2, 3, 4}), False)
+    assert _checks(run_block_checks(partial, SETTINGS)) == {("TX_INDEX_INCONSISTENT", "tx-4-9")}  # block 4 was read
+    home = _scoped(frames, [3, 4, 5], population=True)  # the home shard: the pointer and the queue are its own
+    assert {"LATEST_POINTER_STALE", "PENDING_COUNT_DRIFT"} <= {c for c, _ in _checks(run_block_checks(home, SETTINGS))}
+
+
+def test_a_read_that_took_no_block_judges_nothing_of_the_block_store():
+    store = Store(blocks=4, pending=1)
+    frames = store.frames()  # as the old immediate operation run had them: KV skipped, R2 read whole
+    skipped_kv = skipped("kv", TIER_COLUMNS, "no blocks in scope").frame
+    frames["blockstore_kv"] = skipped_kv
+    assert block_reach(skipped_kv) == NOTHING and run_block_checks(frames, SETTINGS).empty
+    assert not within_reach(run_block_checks(store.frames(), SETTINGS).assign(entity_id="1"), NOTHING).shape[0]
+
+
+def test_which_scopes_judge_the_block_population_and_what_their_silence_covers():
+    now = datetime.now(UTC)
+    whole = [regular_scope(), deep_scope(), Scope("manual"), deep_scope(Shard(3, 4)),
+             Scope("immediate", "regular", ops="ids", op_ids=("a",))]  # fmt: skip
+    partial = [operation_event_scope(["a"]), block_event_scope([3]), frequent_scope(900, now), deep_scope(Shard(1, 4)),
+               Scope("immediate", "regular", op_statuses=("COMPLETED",), blocks="latest")]  # fmt: skip
+    assert all(scope.judges_block_population for scope in whole)
+    assert not any(scope.judges_block_population for scope in partial)
+    assert BLOCK_POPULATION_CHECKS == {"LATEST_POINTER_STALE", "PENDING_COUNT_DRIFT", "PENDING_BACKLOG"}
+    for scope in partial:  # their silence resolves no alert on the pointer, the count or the queue
+        assert not set(BLOCK_STORE_KEYS) & run_coverage(scope, None, None, set(), ["Gold"]).entities
+    assert set(BLOCK_STORE_KEYS) <= run_coverage(whole[-1], None, None, set(), ["Gold"]).entities

@@ -184,3 +184,10 @@ class WorldWriter:
 
     def random_event(self) -> None:
         getattr(self, self.rng.choice(self.EVENTS))()
+
+    def random_mix(self, extra: int) -> None:
+        """Every kind of event once, and up to ``extra`` more of any kind, in a random order."""
+        names = [*self.EVENTS, *(self.rng.choice(self.EVENTS) for _ in range(self.rng.randrange(extra + 1)))]
+        self.rng.shuffle(names)
+        for name in names:
+            getattr(self, name)()
