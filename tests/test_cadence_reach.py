@@ -79,7 +79,7 @@ def test_immediate_run_after_one_operation_event_judges_no_block(tmp_path):
         assert second.assets["db_minting_operations"]["dagster/row_count"] == 1
         assert _run_rows(settings, "findings", second.run_id).empty
         audit = _run_rows(settings, "consistency_checks", second.run_id)
-        assert set(audit["status"]) <= {"passed"} and set(audit["entity_type"].dropna()) <= {"nft", "level"}
+        assert set(audit["status"]) <= {"PASSED"} and set(audit["entity_type"].dropna()) <= {"nft", "level"}
         assert (second.alerts["fail"], second.alerts["unknown"], second.alerts["decisions"]) == (0, 0, {})
         assert not AlertStore(settings).live()  # no alert opened, grouped or not
 

@@ -16,12 +16,13 @@ from ..checks.block_join import build_block_consistency
 from ..checks.block_status import block_metrics, block_statuses
 from ..checks.findings import concat_findings
 from ..checks.nft_join import build_nft_consistency
-from ..checks.scoped import scoped_block_findings, scoped_nft_findings
+from ..checks.scoped import context_blocks, scoped_block_findings, scoped_nft_findings, without_context
 from ..recording import record_findings, rehydrated_block_numbers
 from ..snapshots import BLOCK_SNAPSHOTS, NFT_SNAPSHOTS
 from .resources import SettingsResource
 
 GROUP = "consistency"
+CONTEXT_ATTR = "contextBlocks"  # block_findings attrs: the block numbers read only as context (not judged)
 
 
 def _ins(names: tuple[str, ...]) -> dict[str, AssetIn]:
@@ -89,9 +90,12 @@ def block_findings(
     # a run judges only what it read: no block when it read none, vdc:latest and the pending queue only when it read
     # every block (the home shard of a sharded scan), not the context block below a scoped range (checks.scoped)
     findings = scoped_block_findings(frames, loaded, scope_from_tags(context.run.tags), blocks=block_consistency)
-    statuses = block_statuses(block_consistency, findings, rehydrated=rehydrated_block_numbers(loaded))
+    read_as_context = context_blocks(frames)
+    judged = without_context(block_consistency, read_as_context)
+    statuses = block_statuses(judged, findings, rehydrated=rehydrated_block_numbers(loaded))
     summary = block_metrics(statuses, findings)
     findings.attrs["blockStatus"] = summary
+    findings.attrs[CONTEXT_ATTR] = read_as_context  # kept by Parquet: consistency_findings audits the judged only
     return Output(findings, metadata={**finding_counts(findings), "blockStatus": MetadataValue.json(summary)})
 
 
@@ -114,7 +118,8 @@ def consistency_findings(
     metrics = {name: part.attrs[name] for name, part in (("consistencyMetrics", nft_findings),
                ("blockStatus", block_findings)) if name in part.attrs}  # fmt: skip
     loaded = settings.load()
-    written = record_findings(loaded, context.run_id, cadence, findings, nft_consistency, block_consistency,
+    judged_blocks = without_context(block_consistency, list(block_findings.attrs.get(CONTEXT_ATTR) or []))
+    written = record_findings(loaded, context.run_id, cadence, findings, nft_consistency, judged_blocks,
                               context.log, metrics=metrics)  # fmt: skip
     shard = {"shard": scope.shard.key, "judges_population": scope.judges_population} if scope.shard else {}
     return Output(findings, metadata={**finding_counts(findings), **written, "cadence": cadence, **shard})
