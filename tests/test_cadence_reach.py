@@ -171,7 +171,7 @@ def test_random_mixes_of_consistent_events_give_no_finding_in_any_cadence(world)
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1602, 1603])
 def test_random_mixes_longer_and_a_sharded_deep_scan(world, seed):
-    run_mixes(world, seed=seed, rounds=6, events=6, shards=2)
+    run_mixes(world, seed=seed, rounds=4, events=6, shards=2)
 
 
 @pytest.mark.slow

@@ -7,8 +7,9 @@ each KV block's ``ipfsHash`` (one row per block, ``cid`` and read ``status``).
 
 With a :class:`~..cadences.Scope` that does not take every block, KV is read for the scope's blocks only
 (:mod:`.blockstore_scope`), R2 for the same numbers plus the whole pending queue, and IPFS for those
-blocks' ``ipfsHash``; in ``regular`` mode a block copy already verified by CID comes from the content
-archive and the gateways are only HEAD-probed (:mod:`.content`).
+blocks' ``ipfsHash``; a scope that takes no block (an operation event) reads none of the three tiers (each
+snapshot ``skipped``: nothing of the block store is judged); in ``regular`` mode a block copy already verified
+by CID comes from the content archive and the gateways are only HEAD-probed (:mod:`.content`).
 """
 
 from __future__ import annotations
