@@ -38,7 +38,7 @@ class WorldWriter:
     log: list[str] = field(default_factory=list)  # what was done, for a failing assertion's message
     new_ops: list[str] = field(default_factory=list)  # operations inserted (still before the chain)
     mined: list[int] = field(default_factory=list)  # block numbers written
-    touched: list[str] = field(default_factory=list)  # operation ids moved to a later confirmed state
+    touched: list[tuple[str, str]] = field(default_factory=list)  # (operation id, the confirmed state it was moved to)
 
     def __post_init__(self) -> None:
         bs = self.settings.blockstore
@@ -99,7 +99,7 @@ class WorldWriter:
         op_id, status, now = self.rng.choice(ids), self.rng.choice(CONFIRMED_LATER), datetime.now(UTC)
         self.sql("UPDATE minting_operations SET status = :status, updated_at = :now, verified_at = :now "
                  "WHERE id = :id", status=status, now=now, id=op_id)  # fmt: skip
-        self.touched.append(op_id)
+        self.touched.append((op_id, status))
         self.log.append(f"op {op_id} -> {status}")
 
     def insert_operation(self) -> None:
