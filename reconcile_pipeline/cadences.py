@@ -16,7 +16,10 @@ in the snapshot assets' metadata. A partial scope must never create a false find
 skips the chain listing by update authority (a chain mint whose row is simply outside the read is not an
 orphan), and a scoped block read adds the block before the lowest judged one as *context* for the chain link;
 findings on context blocks are dropped by :func:`in_scope`. Source images (a handful of files, backups
-included) and the Pinata pin list are read whole by every cadence.
+included) and the Pinata pin list are read whole by every cadence. A run judges only what it read completely:
+one that reads no block (an operation event) judges nothing of the block store, and ``vdc:latest``,
+``vdc:pending:count`` and the pending queue (:data:`BLOCK_POPULATION_CHECKS`) are judged only by a read of every
+block (:attr:`Scope.judges_block_population`; :mod:`.checks.block_reach`, :mod:`.checks.scoped`).
 
 A shard of the deep scan (``shard_count`` > 1, blocks ``"shard"``) reads the shard's operations and lists
 the chain for the shard's mint first bytes (so its orphans are found), and judges the shard's slice of the
@@ -61,6 +64,9 @@ POPULATION_CHECKS = (
     frozenset(check for check, spec in CATALOGUE.items() if spec.entity_type in POPULATION_ENTITY_TYPES)
     - SHARD_JUDGED_LEVEL_CHECKS
 )  # judged on whole reads alone: every shard would find the same
+BLOCK_POPULATION_CHECKS = frozenset(
+    check for check in POPULATION_CHECKS if CATALOGUE[check].entity_type in ("kv_key", "queue")
+)  # vdc:latest, vdc:pending:count, the pending queue: judged only by a read of every block (judges_block_population)
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,17 @@ class Scope:
         """Every entity of every layer: the run can say that something *stopped* failing anywhere.
         A shard is never complete: its silence says nothing about the other shards' entities."""
         return self.complete_nfts and self.blocks == "all" and self.shard is None
+
+    @property
+    def judges_block_population(self) -> bool:
+        """Whether the run reads the whole block store, so that it judges ``vdc:latest``, ``vdc:pending:count``, the
+        pending queue and the dangling ``vdc:tx`` entries (:data:`BLOCK_POPULATION_CHECKS`): every block of an
+        unsharded run, or the home shard of a sharded scan (it reads up past ``vdc:latest`` and sweeps the whole
+        index). A run over some blocks (by number, a window, the head) or none judges none of them: what it did
+        not read is out of its scope, neither missing nor unknown."""
+        if self.shard is not None:
+            return self.shard.last
+        return self.blocks == "all"
 
     @property
     def judges_population(self) -> bool:

@@ -84,9 +84,15 @@ def test_frequent_reads_the_window_and_judges_no_one_outside_it(world):
     assert assets["solana_metadata_accounts"]["dagster/row_count"] == 1  # no listing: the other mints are no orphans
     assert assets["blockstore_kv"]["scope"].startswith("frequent: operations updated since")
     kv = pd.read_parquet(assets["blockstore_kv"]["path"])
-    assert kv.attrs["block_scope"] == {"judged": [4, 5], "context": [3, 6], "read": [3, 4, 5, 6]}
+    assert kv.attrs["block_scope"] == {"judged": [4, 5], "context": [3], "read": [3, 4, 5], "population": False}
     findings = pd.read_parquet(assets["consistency_findings"]["path"])
     assert in_scope(findings, {"blockstore_kv": kv}).empty  # nothing wrong in the window (context blocks aside)
+    with DatabaseClient(settings.database.url.get_secret_value()) as db, db.connect() as conn:
+        audited = conn.execute(
+            text("SELECT DISTINCT entity_id FROM consistency_checks WHERE run_id = :run AND entity_type = 'block'"),
+            {"run": summary.run_id},
+        ).scalars()
+        assert sorted(audited) == ["4", "5"]  # the context block 3 was not judged: no audit row says it passed
     assert summary.alerts["fail"] == 0 and summary.alerts["evaluated"]
 
 

@@ -3,8 +3,9 @@
 - A complete run (regular, deep, manual) judges every entity of every check its reads allow.
 - A partial run (immediate, frequent) judges the NFT rows and blocks it read (not their context blocks),
   the CIDs those NFTs use, the transactions those blocks hold, every level (source images and registry are
-  read whole) and the block store's pointers and queue when it read blocks. It cannot say that a check over
-  the whole population passes: DB_DUPLICATE_MINT, SOURCE_MISSING_ACTIVE_NFT, PENDING_ALREADY_MINED.
+  read whole) and the block store's pointers and queue only when it read every block
+  (``Scope.judges_block_population``). It cannot say that a check over the whole population passes:
+  DB_DUPLICATE_MINT, SOURCE_MISSING_ACTIVE_NFT, PENDING_ALREADY_MINED.
 - Only the deep cadence GETs every gateway, so only it judges IPFS_CID_INTEGRITY.
 - A check left unknown on an entity (or on every entity: ``*``) is not judged there, whatever the scope
   (:func:`unknown_keys`): its silence resolves nothing. A whole-check unknown (``*``) stands for the entities
@@ -83,7 +84,7 @@ def run_coverage(
         entities = set(seen)
         if scope.judges_population:
             entities |= {("level", level) for level in levels}
-            if scope.blocks != "none":
+            if scope.judges_block_population:  # a read of some blocks does not judge the pointers or queue
                 entities |= set(BLOCK_STORE_KEYS)
     return Coverage(
         findings=True,

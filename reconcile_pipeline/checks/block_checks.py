@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..cadences import BLOCK_POPULATION_CHECKS
 from .block_checks_chain import check_block_hash, check_chain_links, check_merkle_root, kv_fails_itself
 from .block_checks_gaps import check_missing_numbers
 from .block_checks_index import check_latest_pointer, check_tx_index
@@ -38,8 +39,9 @@ from .block_join import (
     tiers_in,
     unknown_reasons,
 )
+from .block_reach import block_reach, within_reach
 from .catalogue import CATALOGUE
-from .findings import concat_findings, findings_from, unknown_from
+from .findings import concat_findings, empty_findings, findings_from, unknown_from
 
 
 def _present_cores(row: pd.Series) -> dict[str, str]:
@@ -168,8 +170,15 @@ def whole_tier_unknowns(ctx: BlockContext) -> list[pd.DataFrame]:
 
 
 def block_findings(ctx: BlockContext) -> pd.DataFrame:
-    """Every block check's findings (fail and unknown) on a built context."""
-    return concat_findings([check(ctx) for check in BLOCK_CHECK_FUNCTIONS.values()] + whole_tier_unknowns(ctx))
+    """Every block check's findings (fail and unknown) on a built context, within the read's reach
+    (:mod:`.block_reach`): nothing when no block was read; the store's pointers and queue only when every block
+    was; findings on blocks the read took only as context dropped."""
+    reach = block_reach(ctx.frames.get("kv"))
+    if not reach.anything:
+        return empty_findings()
+    checks = [check for check_id, check in BLOCK_CHECK_FUNCTIONS.items()
+              if reach.population or check_id not in BLOCK_POPULATION_CHECKS]  # fmt: skip
+    return within_reach(concat_findings([check(ctx) for check in checks] + whole_tier_unknowns(ctx)), reach)
 
 
 def run_block_checks(frames: dict[str, pd.DataFrame], settings, blocks: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from ..cadences import BLOCK_SCOPE_ATTR
 from ..layers import blocks as fmt
 from ..snapshots.tx_sweep import SCOPED, SWEEP_ATTR, UNREADABLE, named_block
 from .block_join import BlockContext, any_unknown
+from .block_reach import block_reach
 from .findings import concat_findings, empty_findings, findings_from, unknown_from
 
 WHOLE_INDEX = "*"  # entity of the unknown when the home shard's sweep of the index stopped
@@ -123,8 +124,12 @@ def _sweep(ctx: BlockContext) -> dict:
 
 def _dangling(ctx: BlockContext, holders: pd.DataFrame, index: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Index entries for transactions no reference copy holds: (fail rows, unknown rows). A named block no tier
-    row shows is absent when R2 was read; for the home shard's swept entries, the sweep says what it found."""
+    row shows is absent when R2 was read; for the home shard's swept entries, the sweep says what it found. A read
+    of some blocks judges only the entries naming a block it read (:mod:`.block_reach`): the rest are out of scope."""
     loose = index[~index["tx_id"].isin(holders["tx_id"])]
+    reach = block_reach(ctx.frames.get("kv"))
+    if not reach.population:
+        loose = loose.loc[np.array([reach.read_block(n) for n in loose["index_block"]], dtype=bool)]
     blocks = ctx.blocks.set_index("block_number")
     named = loose["index_block"].astype("Int64")
     known_block = named.isin(blocks.index[blocks["ref_tier"].notna()]).fillna(False).astype(bool)

@@ -1,28 +1,29 @@
 """Consistency assets: the joined frames, the findings of every check, and the audit trail.
 
 Thin wiring: each asset calls a pure function of ``checks/`` over the snapshot frames. The GX
-suites on the joined frames are asset checks (``defs/gx_checks.py``). A shard of the deep scan other than
-the home shard drops its findings on the whole population's entities (levels, ``vdc:latest``, the pending
-queue: :func:`..cadences.home_entities_only`) before they are written, alerted or repaired.
+suites on the joined frames are asset checks (``defs/gx_checks.py``). The findings are those the run's scope
+judges (:mod:`..checks.scoped`, the scope from the run's tags: the immediate sensor's, the schedules' and the
+CLI's runs alike): a shard of the deep scan other than the home shard drops its findings on the whole
+population's entities, a run that read some blocks or none judges neither ``vdc:latest`` nor the pending queue,
+before they are written, alerted or repaired.
 """
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 
-from ..cadences import home_entities_only, in_scope, scope_from_tags
-from ..checks.block_checks import run_block_checks
+from ..cadences import scope_from_tags
 from ..checks.block_join import build_block_consistency
-from ..checks.block_status import block_metrics, block_statuses
+from ..checks.block_status import block_metrics, block_statuses, unreadable_tiers
 from ..checks.findings import concat_findings
-from ..checks.nft_checks import nft_findings as judge_nfts
-from ..checks.nft_checks_metrics import nft_metrics
 from ..checks.nft_join import build_nft_consistency
+from ..checks.scoped import context_blocks, scoped_block_findings, scoped_nft_findings, without_context
 from ..recording import record_findings, rehydrated_block_numbers
 from ..repairs.plan import resolve_repairs
 from ..snapshots import BLOCK_SNAPSHOTS, NFT_SNAPSHOTS
 from .resources import SettingsResource
 
 GROUP = "consistency"
+CONTEXT_ATTR = "contextBlocks"  # block_findings attrs: the block numbers read only as context (not judged)
 
 
 def _ins(names: tuple[str, ...]) -> dict[str, AssetIn]:
@@ -60,9 +61,8 @@ def nft_consistency(settings: SettingsResource, **frames: pd.DataFrame) -> Outpu
 def nft_findings(
     context: AssetExecutionContext, settings: SettingsResource, nft_consistency: pd.DataFrame, **frames: pd.DataFrame
 ) -> Output:
-    findings = judge_nfts(nft_consistency, frames, settings.load())
-    metrics = nft_metrics(nft_consistency, findings, frames)  # per row: its level's source image counts too
-    findings = home_entities_only(findings, scope_from_tags(context.run.tags))
+    scope = scope_from_tags(context.run.tags)
+    findings, metrics = scoped_nft_findings(nft_consistency, frames, settings.load(), scope)
     findings.attrs["consistencyMetrics"] = metrics  # kept by the Parquet IO manager: run_history.metrics
     return Output(findings, metadata={**finding_counts(findings), "consistencyMetrics": MetadataValue.json(metrics)})
 
@@ -88,13 +88,15 @@ def block_findings(
     context: AssetExecutionContext, settings: SettingsResource, block_consistency: pd.DataFrame, **frames: pd.DataFrame
 ) -> Output:
     loaded = settings.load()
-    # scoped runs read one context block below their range to check its link: judge only the range itself;
-    # a shard judges vdc:latest and the pending queue only if it is the home shard
-    findings = in_scope(run_block_checks(frames, loaded, blocks=block_consistency), frames)
-    findings = home_entities_only(findings, scope_from_tags(context.run.tags))
-    statuses = block_statuses(block_consistency, findings, rehydrated=rehydrated_block_numbers(loaded))
-    summary = block_metrics(statuses, findings)
+    # a run judges only what it read: no block when it read none, vdc:latest and the pending queue only when it read
+    # every block (the home shard of a sharded scan), not the context block below a scoped range (checks.scoped)
+    findings = scoped_block_findings(frames, loaded, scope_from_tags(context.run.tags), blocks=block_consistency)
+    read_as_context = context_blocks(frames)
+    judged = without_context(block_consistency, read_as_context)
+    statuses = block_statuses(judged, findings, rehydrated=rehydrated_block_numbers(loaded))
+    summary = block_metrics(statuses, findings, unreadable_tiers(frames))
     findings.attrs["blockStatus"] = summary
+    findings.attrs[CONTEXT_ATTR] = read_as_context  # kept by Parquet: consistency_findings audits the judged only
     return Output(findings, metadata={**finding_counts(findings), "blockStatus": MetadataValue.json(summary)})
 
 
@@ -119,7 +121,8 @@ def consistency_findings(
     cadence = context.run.tags.get("reconcile/cadence", "manual")
     metrics = {name: part.attrs[name] for name, part in (("consistencyMetrics", nft_findings),
                ("blockStatus", block_findings)) if name in part.attrs}  # fmt: skip
-    written = record_findings(loaded, context.run_id, cadence, findings, nft_consistency, block_consistency,
+    judged_blocks = without_context(block_consistency, list(block_findings.attrs.get(CONTEXT_ATTR) or []))
+    written = record_findings(loaded, context.run_id, cadence, findings, nft_consistency, judged_blocks,
                               context.log, metrics=metrics)  # fmt: skip
     shard = {"shard": scope.shard.key, "judges_population": scope.judges_population} if scope.shard else {}
     return Output(findings, metadata={**finding_counts(findings), **written, "cadence": cadence, **shard})

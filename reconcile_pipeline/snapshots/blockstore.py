@@ -7,8 +7,9 @@ each KV block's ``ipfsHash`` (one row per block, ``cid`` and read ``status``).
 
 With a :class:`~..cadences.Scope` that does not take every block, KV is read for the scope's blocks only
 (:mod:`.blockstore_scope`), R2 for the same numbers plus the whole pending queue, and IPFS for those
-blocks' ``ipfsHash``; in ``regular`` mode a block copy already verified by CID comes from the content
-archive and the gateways are only HEAD-probed (:mod:`.content`).
+blocks' ``ipfsHash``; a scope that takes no block (an operation event) reads none of the three tiers (each
+snapshot ``skipped``: nothing of the block store is judged); in ``regular`` mode a block copy already verified
+by CID comes from the content archive and the gateways are only HEAD-probed (:mod:`.content`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from ..layers import blocks as fmt
 from ..layers.errors import LayerError
 from ..layers.ipfs import summarise
 from ..settings import Settings
-from .base import LayerStatus, Snapshot, skipped, status_from, unavailable
-from .blockstore_scope import scoped_kv_values, scoped_snapshot
+from .base import LayerStatus, Snapshot, read_status, skipped, status_from, unavailable
+from .blockstore_scope import empty_block_scope, scoped_kv_values, scoped_snapshot
 from .content import VerifiedContent
 from .ipfs_read import ARCHIVE_WRITERS, record_fetched
 from .r2_reuse import R2Reuse, expected_block_copies
@@ -75,8 +76,10 @@ def tier_frame(values: dict[str, bytes | None]) -> pd.DataFrame:
 
 async def snapshot_kv(settings: Settings, scope: Scope | None = None) -> Snapshot:
     """Every ``vdc:`` key (no scope, or a scope taking all blocks), else the scope's blocks only."""
-    if scope is not None and scope.blocks == "none":
-        return skipped("kv", TIER_COLUMNS, f"no blocks in scope ({scope.summary()})")
+    if scope is not None and scope.blocks == "none":  # nothing read: R2 and IPFS follow (nothing judged)
+        snapshot = skipped("kv", TIER_COLUMNS, f"no blocks in scope ({scope.summary()})")
+        snapshot.frame.attrs[BLOCK_SCOPE_ATTR] = empty_block_scope([], scope)
+        return snapshot
     if scope is not None and scope.blocks != "all":
         return await _scoped_kv(settings, scope)
     async with clients.kv_client(settings) as kv:
@@ -97,8 +100,7 @@ async def _scoped_kv(settings: Settings, scope: Scope) -> Snapshot:
             values, block_scope = await scoped_kv_values(kv, r2, scope)
     except LayerError as exc:
         snapshot = unavailable("kv", exc, TIER_COLUMNS)
-        numbers = sorted(scope.block_numbers)
-        snapshot.frame.attrs[BLOCK_SCOPE_ATTR] = {"judged": numbers, "context": [], "read": numbers}
+        snapshot.frame.attrs[BLOCK_SCOPE_ATTR] = empty_block_scope(sorted(scope.block_numbers), scope)
         return snapshot
     finally:
         r2.close()
@@ -124,7 +126,9 @@ async def snapshot_r2(
 
     Not in ``deep`` mode, an object whose listed ETag and size are those of the copy read (and archived) before,
     or whose single-part ETag is the MD5 of the bytes expected from the KV block (``kv_frame``), is not read
-    (:mod:`.r2_reuse`)."""
+    (:mod:`.r2_reuse`). A KV read skipped (no blocks in the scope) skips R2 too: nothing of the store is judged."""
+    if kv_frame is not None and read_status(kv_frame).get("status") == "skipped":
+        return skipped("r2", TIER_COLUMNS, "no blocks in scope")
     r2 = clients.r2_client(settings)
     reuse = R2Reuse(settings, r2.bucket, {}, mode != "deep", cadence, run_id)
     try:
@@ -198,6 +202,8 @@ async def snapshot_block_ipfs(
     run_id: str | None = None,
 ) -> Snapshot:
     """Each KV block's IPFS copy by its ipfsHash: downloaded and verified, or (regular) reused and probed."""
+    if read_status(kv_frame).get("status") == "skipped":
+        return skipped("ipfs", IPFS_COLUMNS, "no blocks in scope")
     cids = block_cids(kv_frame)
     refs = {number: cid for number, cid in cids.items() if cid}
     content = VerifiedContent(settings, use_known=mode != "deep", cadence=cadence, run_id=run_id)

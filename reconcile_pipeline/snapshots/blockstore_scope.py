@@ -4,17 +4,17 @@ A scope names blocks by number (the immediate sensor: the blocks ``vdc:latest`` 
 ``vdc:latest`` alone, by a shard of the deep scan (a slice of ``0..vdc:latest``; the last shard also walks
 up past the pointer), or by a time window (the frequent cadence: blocks mined since ``since``, found by
 walking down from ``vdc:latest`` in batches until a block older than the window). Beside the *judged*
-blocks the read takes *context* blocks, whose findings :func:`..cadences.in_scope` drops:
-
-- the block before the lowest judged one (its hash is what the lowest judged block's link is checked
-  against; its own predecessor is not read, so its own link would look like a gap);
-- the block ``vdc:latest`` names and the number above it (so LATEST_POINTER_STALE compares the pointer with
-  the highest block as a full read would, and a block persisted above the pointer is seen).
+blocks the read takes *context* blocks, whose findings :func:`..cadences.in_scope` drops: the block before
+the lowest judged one (its hash is what the lowest judged block's link is checked against; its own predecessor
+is not read, so its own link would look like a gap), and, for the home shard, the block ``vdc:latest`` names
+(so LATEST_POINTER_STALE compares the pointer with it when another shard owns it).
 
 Then ``vdc:latest``, ``vdc:pending:count`` and the ``vdc:tx:ID`` key of every transaction of every block
 read (from the KV copy; from the R2 copy where the KV copy is absent or unreadable, so a missing index entry
-is never assumed). The frame carries ``attrs["block_scope"] = {"judged", "context", "read"}``; the R2 snapshot
-reads the same numbers (``read``).
+is never assumed). The frame carries ``attrs["block_scope"] = {"judged", "context", "read", "population"}``;
+the R2 snapshot reads the same numbers (``read``). ``population`` (:attr:`..cadences.Scope.judges_block_population`)
+is True for the home shard alone: a read of some blocks judges neither ``vdc:latest`` nor the pending queue
+nor an index entry naming a block it did not read (:mod:`..checks.block_reach`).
 
 The home shard of a sharded scan (``scope.judges_population``) also sweeps the whole ``vdc:tx`` index for
 the entries no block it read holds (:mod:`.tx_sweep`): the loose ones join the values as ``tx`` rows and the
@@ -98,11 +98,18 @@ async def resolve_numbers(kv, scope: Scope, latest: int | None, values: dict) ->
     return await _walk_window(kv, latest, scope.since, values)
 
 
-def context_numbers(judged: list[int], latest: int | None) -> list[int]:
+def context_numbers(judged: list[int], latest: int | None = None) -> list[int]:
+    """The block below the lowest judged one (its hash checks the lowest judged block's link), and ``latest``
+    (given for the home shard: the block the pointer names, which LATEST_POINTER_STALE compares it with)."""
+    judged = sorted(judged)
     context = {judged[0] - 1} if judged and judged[0] > 0 else set()
-    if latest is not None:
-        context |= {latest, latest + 1}
+    context |= set() if latest is None else {latest}
     return sorted(context - set(judged))
+
+
+def empty_block_scope(numbers: list[int], scope: Scope) -> dict:
+    """The block scope of a read that took ``numbers`` (judged, no context): a skipped or failed read."""
+    return {"judged": numbers, "context": [], "read": numbers, "population": scope.judges_block_population}
 
 
 async def _tx_keys(r2, values: dict[str, bytes | None], numbers: list[int]) -> list[str]:
@@ -127,13 +134,13 @@ async def scoped_kv_values(kv, r2, scope: Scope) -> tuple[dict[str, bytes | None
     values = await kv.get_many([fmt.LATEST_KEY, fmt.PENDING_COUNT_KEY])
     latest = latest_number(values[fmt.LATEST_KEY])
     judged = await resolve_numbers(kv, scope, latest, values)
-    context = context_numbers(judged, latest)
+    context = context_numbers(judged, latest if scope.judges_block_population else None)
     read = sorted(set(judged) | set(context))
     walked = {key: raw for key, raw in values.items() if fmt.parse_block_key(key) is None}  # the walk read more
     walked |= {fmt.block_key(n): values[fmt.block_key(n)] for n in read if fmt.block_key(n) in values}
     walked |= await kv.get_many([fmt.block_key(n) for n in read if fmt.block_key(n) not in walked])
     walked |= await kv.get_many(await _tx_keys(r2, walked, read))
-    block_scope = {"judged": judged, "context": context, "read": read}
+    block_scope = {"judged": judged, "context": context, "read": read, "population": scope.judges_block_population}
     if scope.shard is not None and scope.judges_population:  # the home shard: the dangling index entries
         sweep = await sweep_tx_index(kv, r2, walked, set(read))
         walked |= sweep.values
