@@ -94,7 +94,7 @@ def confirm_nft_fault(fault: dict, world, frames) -> None:
     elif kind == "IPFS_SOURCE_MISMATCH":
         image = objects[_cid(_json(frames, _cid(chain[entity]["uri"]))["image"])]
         assert image["status"] == "ok" and image["sha256"] != _source_sha(world, db[entity]["level"])
-    elif kind == "IPFS_CID_INTEGRITY":
+    elif kind in ("IPFS_CID_INTEGRITY", "IPFS_GATEWAY_WRONG_BYTES"):
         assert objects[entity]["gateways_integrity"] == 1 and objects[entity]["status"] == "ok"
     elif kind == "IPFS_NOT_PINNED":
         assert entity not in pinned and objects[entity]["status"] == "ok"
