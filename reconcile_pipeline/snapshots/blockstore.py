@@ -8,7 +8,7 @@ each KV block's ``ipfsHash`` (one row per block, ``cid`` and read ``status``).
 With a :class:`~..cadences.Scope` that does not take every block, KV is read for the scope's blocks only
 (:mod:`.blockstore_scope`), R2 for the same numbers plus the whole pending queue, and IPFS for those
 blocks' ``ipfsHash``; in ``regular`` mode a block copy already verified by CID comes from the content
-archive and the gateways are only HEAD-probed (:mod:`.content`).
+archive and the gateways are only probed for its raw root block, verified (:mod:`.content`).
 """
 
 from __future__ import annotations

@@ -95,8 +95,8 @@ async def read_object(
     content: VerifiedContent,
     writers: Executor | None = None,
 ) -> None:
-    """Fill ``row`` (a snapshot row with cid, path, role) by reading its object; every gateway is judged (the
-    GET that served the content counts for its gateway and is not repeated)."""
+    """Fill ``row`` (a snapshot row with cid, path, role) by reading its object; every gateway is judged (a
+    gateway the GET found the content on, or found without it, is not asked again)."""
     cid, path = row["cid"], row["path"]
     known = None if path else content.lookup(cid, need_bytes=row["role"] == "metadata")
     if known is not None:
@@ -104,11 +104,11 @@ async def read_object(
         content.reuse(cid, known, row["status"])
         return
     read = await gateway.fetch(cid, path)
-    served = [g for g in read.gateways if g.status == "ok"]
+    answered = [g for g in read.gateways if g.status in ("ok", "missing")]  # not asked again (a hang costs a timeout)
     if mode == "deep" and not path:
         per_gateway = await gateway.fetch_all_gateways(cid)
     else:
-        per_gateway = await gateway.probe(cid, path, known=served)
+        per_gateway = await gateway.probe(cid, path, known=answered)
     fill_read(row, read, per_gateway, max_json_bytes)
     if not path:
         await record_fetched(content, writers, cid, read.status, read.content, read.verified)
