@@ -154,7 +154,8 @@ def test_every_catalogue_fault_is_injected(faulty):
     _, truth, _ = faulty
     assert {entry["fault"] for entry in truth["faults"]} == set(ALL_FAULTS)
     assert truth["skipped_faults"] == []
-    assert {f["check_id"] for f in truth["expected_findings"]} == set(ALL_FAULTS)
+    # every fault is named after the check that finds it, but a second way to make one (found by the regular cadence)
+    assert {f["check_id"] for f in truth["expected_findings"]} == set(ALL_FAULTS) - {"IPFS_GATEWAY_WRONG_BYTES"}
 
 
 def test_each_fault_is_what_the_servers_serve(faulty):
