@@ -114,3 +114,25 @@ def test_world_settings_name_the_level_images_as_control_cids(world):
     levels = {row["ipfs_hash"] for row in local.data.registry}
     assert set(settings.ipfs.control_cids) == levels and all(cid in local.servers.store for cid in levels)
     assert Path(world[3]).read_text().count("control_cids") == 1
+
+
+def test_regular_findings_exact_when_gateways_send_blocks_or_whole_files(world, gateways):
+    local, settings, manifest, _ = world
+    gateways[0].raw_mode, gateways[2].raw_mode = "file", "file"  # js-ipfs beside a Helia-like gateway
+    for server in gateways:
+        server.reset_counters()
+    findings = run_nft_checks(snapshot_frames(quick(settings), ipfs_mode="regular"), settings)
+    assert finding_keys(findings) == expected_findings(manifest, NFT_CHECKS)
+    assert finding_keys(findings, "unknown") == set()
+    assert all(server.requests for server in gateways)
+
+
+def test_world_up_options_set_the_gateways_behaviour():
+    from reconcile_pipeline.cli import _spec, build_parser
+
+    args = ["world", "up", "--config", "c.toml", "--manifest", "m.json", "--gateway-absent", "412"]
+    spec = _spec(build_parser().parse_args([*args, "--gateway-raw", "file"]))
+    assert (spec.gateway_absent, spec.gateway_raw) == ("412", "file")
+    assert _spec(build_parser().parse_args(args[:6])).gateway_absent == "504"  # the public gateways' answer
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*args[:6], "--gateway-absent", "503"])
