@@ -257,9 +257,9 @@ class IpfsGatewayClient:
         stats.requests += 1
         try:
             result = await self._follow("GET", _url(gateway, cid, "", True), self.max_bytes, True)
-        except LayerError:
+        except LayerError as exc:
             stats.errors += 1
-            return None
+            return False if isinstance(exc, ResponseTooLarge) else None  # an answer, or none
         stats.bytes += len(result.content)
         return result.status_code == 200 and verify_raw(cid, result.content) is not None
 
