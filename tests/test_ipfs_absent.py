@@ -126,3 +126,40 @@ def test_the_other_gateway_still_serves_what_this_one_lacks(servers, gw):
             return await reader.probe(cid)
 
     assert [(r.status, r.error_kind) for r in asyncio.run(go())] == [("missing", "absent"), ("ok", None)]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_liveness_decides_from_reads_after_the_failing_read_began():
+    from reconcile_pipeline.layers.cid import parse_cid
+    from reconcile_pipeline.layers.ipfs_absent import Liveness
+
+    clock, asked = Clock(), []
+    control, gone, seen = (parse_cid(c) for c in absent_cids(3, "liveness"))
+    answers = {"up": True, "lost": False, "down": None}
+
+    async def control_read(gateway: str, cid) -> bool | None:
+        asked.append((gateway, cid))
+        clock.now += 1
+        return answers[gateway]
+
+    async def go() -> list[bool]:
+        live = Liveness([control], control_read, clock)
+        since = clock()
+        live.served("seen", seen)  # a verified read at the same moment: no control read needed
+        results = [await live.readable("seen", since, gone)]
+        results += [await live.readable("up", since, gone), await live.readable("up", since, gone)]
+        results += [await live.readable("lost", since, gone), await live.readable("down", since, gone)]
+        results += [await live.readable("down", since, gone)]  # refuted since the read began: not asked again
+        return results
+
+    assert asyncio.run(go()) == [True, True, True, False, False, False]
+    # "up" once (then proved), "lost" lacks the control and the CID verified this run, "down" once
+    assert [g for g, _ in asked] == ["up", "lost", "lost", "down"]
+    assert [c for g, c in asked if g == "lost"] == [control, seen]
