@@ -163,3 +163,9 @@ def test_liveness_decides_from_reads_after_the_failing_read_began():
     # "up" once (then proved), "lost" lacks the control and the CID verified this run, "down" once
     assert [g for g, _ in asked] == ["up", "lost", "lost", "down"]
     assert [c for g, c in asked if g == "lost"] == [control, seen]
+
+
+@pytest.mark.parametrize("knobs", [{"absent": "503"}, {"raw_mode": "car"}])
+def test_a_gateway_with_an_unknown_behaviour_is_refused(knobs: dict):
+    with pytest.raises(ValueError, match="absent one of"):
+        GatewayServer(ContentStore(), **knobs)

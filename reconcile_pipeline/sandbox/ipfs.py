@@ -167,6 +167,8 @@ class GatewayServer(LoopbackServer):
         raw_mode: str = "block",
         absent: str = DEFAULT_ABSENT,
     ) -> None:
+        if raw_mode not in RAW_MODES or absent not in ABSENT_MODES:
+            raise ValueError(f"raw_mode must be one of {RAW_MODES} and absent one of {ABSENT_MODES}")
         super().__init__(host, port)
         self.raw_mode = raw_mode  # RAW_MODES: what a trustless (raw) request gets
         self.absent = absent  # ABSENT_MODES: how content this gateway lacks is answered
