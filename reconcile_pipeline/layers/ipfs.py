@@ -35,8 +35,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin
 
 import httpx
@@ -223,7 +224,7 @@ class IpfsGatewayClient:
         self, gateway: str, method: str, cid: CID, path: str, max_bytes: int, raw: bool = False
     ) -> tuple[GatewayRead, bytes | None]:
         """One read of one gateway, through its circuit breaker (counted here: an absent CID is no failure)."""
-        started, since = time.perf_counter(), self.liveness.now()
+        started = time.perf_counter()
         stats = self.stats.setdefault(gateway, GatewayStats())
         stats.requests += 1
         breaker = self.breakers.for_url(gateway)
@@ -232,24 +233,53 @@ class IpfsGatewayClient:
         except CircuitOpen as exc:
             stats.errors += 1
             return _failed(gateway, exc, started), None
+        url = _url(gateway, cid, path, raw)
+
+        def ask(retry: RetryPolicy) -> Awaitable[HttpResult | LayerError]:
+            return self._outcome(stats, method, url, max_bytes, raw, retry)
+
         try:
-            result = await self._follow(method, _url(gateway, cid, path, raw), max_bytes, raw)
-        except LayerError as exc:
-            stats.errors += 1
-            absent = absent_error(exc) and await self.liveness.readable(gateway, since, cid)
-            breaker.record(None if absent else exc)
-            return (_absent(gateway, str(exc), started) if absent else _failed(gateway, exc, started)), None
+            outcome = await self._absent_or(gateway, cid, ask)
         except BaseException as exc:
             breaker.record(exc)
             raise
-        breaker.record(None)
-        stats.bytes += len(result.content)
-        if absent_status(result.status_code) and await self.liveness.readable(gateway, since, cid):
-            return _absent(gateway, f"HTTP {result.status_code}", started, result.status_code), None
-        read = _classify(gateway, method, cid, path, result, time.perf_counter() - started, raw)
+        breaker.record(outcome if isinstance(outcome, LayerError) else None)
+        if isinstance(outcome, LayerError):
+            return _failed(gateway, outcome, started), None
+        if isinstance(outcome, str):
+            return _absent(gateway, outcome, started), None
+        read = _classify(gateway, method, cid, path, outcome, time.perf_counter() - started, raw)
         if read.verified:
             self.liveness.served(gateway, cid)
-        return read, (result.content if read.status == "ok" and method == "GET" and not raw else None)
+        return read, (outcome.content if read.status == "ok" and method == "GET" and not raw else None)
+
+    async def _absent_or(
+        self, gateway: str, cid: CID, ask: Callable[[RetryPolicy], Awaitable[HttpResult | LayerError]]
+    ) -> HttpResult | LayerError | str:
+        """The answer of ``ask``, or (a str saying why) absent: ``ask`` gave a timeout, 504 or 412, the gateway
+        then proved readable (:class:`.ipfs_absent.Liveness`), and asked once more (a transient stall would have
+        passed) gave one again while the gateway kept serving controls."""
+        since = self.liveness.now()
+        first = await ask(self.retry)
+        if not _absent_like(first) or not await self.liveness.readable(gateway, since, cid):
+            return first
+        since = self.liveness.now()
+        again = await ask(replace(self.retry, attempts=1))
+        if not _absent_like(again) or not await self.liveness.readable(gateway, since, cid):
+            return again
+        return str(first) if isinstance(first, LayerError) else f"HTTP {first.status_code}"
+
+    async def _outcome(
+        self, stats: GatewayStats, method: str, url: str, max_bytes: int, raw: bool, retry: RetryPolicy
+    ) -> HttpResult | LayerError:
+        """The HttpResult, or the LayerError it ended in (counted in ``stats``)."""
+        try:
+            result = await self._follow(method, url, max_bytes, raw, retry)
+        except LayerError as exc:
+            stats.errors += 1
+            return exc
+        stats.bytes += len(result.content)
+        return result
 
     async def _control_read(self, gateway: str, cid: CID) -> bool | None:
         """A control CID's root block from ``gateway``: True verified, False answered without it, None unreadable."""
@@ -263,7 +293,9 @@ class IpfsGatewayClient:
         stats.bytes += len(result.content)
         return result.status_code == 200 and verify_raw(cid, result.content) is not None
 
-    async def _follow(self, method: str, url: str, max_bytes: int, raw: bool = False) -> HttpResult:
+    async def _follow(
+        self, method: str, url: str, max_bytes: int, raw: bool = False, retry: RetryPolicy | None = None
+    ) -> HttpResult:
         """The answer, redirects re-validated; hops to another origin go through that origin's breaker."""
         home = origin_of(url)
         headers = RAW_HEADERS if raw else None
@@ -274,7 +306,7 @@ class IpfsGatewayClient:
             async with self._slot(origin):
                 with pools.lease() if pools else nullcontext(self._client) as pool:
                     result = await fetch(
-                        pool, method, url, layer="ipfs", max_bytes=max_bytes, retry=self.retry,
+                        pool, method, url, layer="ipfs", max_bytes=max_bytes, retry=retry or self.retry,
                         follow_redirects=False, breakers=breakers, headers=headers,
                     )  # fmt: skip
             location = result.headers.get("Location")
@@ -305,9 +337,15 @@ def _failed(gateway: str, exc: LayerError, started: float) -> GatewayRead:
     return GatewayRead(gateway, status, str(exc), exc.kind, 0, time.perf_counter() - started)
 
 
-def _absent(gateway: str, answer: str, started: float, http_status: int | None = None) -> GatewayRead:
-    error = f"{answer} from a gateway that serves a control CID: it cannot retrieve this CID"
-    return GatewayRead(gateway, "missing", error, "absent", 0, time.perf_counter() - started, http_status)
+def _absent(gateway: str, answer: str, started: float) -> GatewayRead:
+    error = f"{answer}, twice, from a gateway that serves a control CID: it cannot retrieve this CID"
+    return GatewayRead(gateway, "missing", error, "absent", 0, time.perf_counter() - started)
+
+
+def _absent_like(outcome: HttpResult | LayerError) -> bool:
+    if isinstance(outcome, LayerError):
+        return absent_error(outcome)
+    return absent_status(outcome.status_code)
 
 
 def _rotated(gateways: list[str], first: int) -> list[str]:
