@@ -352,7 +352,7 @@ def test_probe_reads_only_the_verified_root_block(store, start):
     reads = asyncio.run(go())
     assert statuses(reads) == [("ok", None), ("missing", "not_found"), ("unavailable", "connect")]
     assert [r.gateway for r in reads] == [ok.url, missing.url, down.url]
-    assert ok.requests == {f"GET /ipfs/{cid}": 1} and 0 < ok.bytes_sent < 400  # a 3-chunk file's root node
+    assert ok.requests == {f"GET /ipfs/{cid}": 1} and 0 < reads[0].bytes_read < 400  # a 3-chunk file's root node
     assert reads[0].verified and reads[0].form == "block"
 
 
