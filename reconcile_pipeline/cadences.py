@@ -6,7 +6,7 @@
     frequent   every 5 minutes                        operations updated and blocks mined in the last
                                                       ``frequent_window_s``; verified content: availability only
     regular    hourly                                 everything; content already verified by CID is taken from
-                                                      the content archive and checked for availability (HEAD)
+                                                      the content archive; every gateway's raw root block verified
     deep       daily                                  everything re-downloaded from every gateway and re-hashed,
                                                       source images and backups, the whole block chain; one run
                                                       per shard (:mod:`.shards`) when the world is large
@@ -75,7 +75,7 @@ class Scope:
     shard. ``shard_count`` > 1: one shard of the deep scan (:mod:`.shards`), operations and blocks alike."""
 
     cadence: str
-    ipfs_mode: str = "deep"  # deep: every gateway, every byte; regular: verified content by archive + HEAD
+    ipfs_mode: str = "deep"  # deep: every gateway, every byte; regular: verified content by archive + root blocks
     ops: str = "all"
     op_ids: tuple[str, ...] = ()
     op_statuses: tuple[str, ...] = ()  # keep only operations in these states (empty: any)

@@ -11,11 +11,19 @@ from pathlib import Path
 
 from . import cli_alerts, cli_bench, cli_repair, cli_report, cli_retention, cli_verify
 from .sandbox.build import ALL_FAULTS, resolve_faults
+from .sandbox.ipfs import ABSENT_MODES, RAW_MODES
 from .sandbox.worlddata import WorldSpec
 
 
 def _spec(args: argparse.Namespace) -> WorldSpec:
-    return WorldSpec(seed=args.seed, nfts=args.nfts, blocks=args.blocks, faults=resolve_faults(args.faults))
+    return WorldSpec(
+        seed=args.seed,
+        nfts=args.nfts,
+        blocks=args.blocks,
+        faults=resolve_faults(args.faults),
+        gateway_absent=args.gateway_absent,
+        gateway_raw=args.gateway_raw,
+    )
 
 
 def _world_args(parser: argparse.ArgumentParser, nfts: int, blocks: int, faults: str) -> None:
@@ -24,6 +32,14 @@ def _world_args(parser: argparse.ArgumentParser, nfts: int, blocks: int, faults:
     parser.add_argument("--faults", default=faults, help="all | none | comma-separated fault ids")
     parser.add_argument("--seed", type=int, default=7, help="world seed (default 7)")
     parser.add_argument("--dir", default=None, help="folder for the world's files (default: a temporary folder)")
+    parser.add_argument(
+        "--gateway-absent", choices=ABSENT_MODES, default="504",
+        help="how the gateways answer content they lack, as real ones do (default 504)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--gateway-raw", choices=RAW_MODES, default="block",
+        help="a raw (?format=raw) request gets the root block (Helia, Kubo) or the whole file (js-ipfs)",
+    )  # fmt: skip
 
 
 def _wait_for_signal() -> None:

@@ -54,6 +54,7 @@ def gateway_client(settings: Settings):
         max_bytes=ipfs.max_bytes,
         max_concurrency_per_host=settings.http.max_concurrency_per_host,
         policy=url_policy(settings),  # redirects are judged by the configured allowlist
+        control_cids=ipfs.control_cids,
     )
 
 

@@ -78,6 +78,19 @@ class IpfsSettings(BaseModel):
     url_allowlist: list[str] = []  # extra hosts whose URLs may be fetched as they are
     known_gateway_hosts: list[str] = ["gateway.pinata.cloud", "ipfs.io", "dweb.link", "cloudflare-ipfs.com"]
     archive_dir: Path = Path("data/content-archive")
+    # CIDs known to be present (a canary you pin, the level images): a gateway that serves one is readable, so
+    # its timeout, 504 or 412 for another CID means it cannot retrieve that CID (empty: CIDs verified this run)
+    control_cids: list[str] = []
+
+    @field_validator("control_cids")
+    @classmethod
+    def _cids(cls, value: list[str]) -> list[str]:
+        from .layers.cid import is_cid
+
+        bad = [cid for cid in value if not is_cid(cid)]
+        if bad:
+            raise ValueError(f"not CIDs: {bad[:3]}")
+        return value
 
 
 class PinataSettings(BaseModel):

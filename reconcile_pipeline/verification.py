@@ -3,7 +3,7 @@ checked, when it was last verified, the result and the bytes hash. No Dagster he
 
 - CIDs (``kind`` "cid"): written by the IPFS snapshots. ``result`` is the object's read status (ok | missing |
   unavailable | invalid); ``sha256``/``size`` and ``last_verified_at`` change only when bytes fetched from a
-  gateway were hashed against the CID (a ``fresh`` row); an availability check (HEAD) only moves
+  gateway were hashed against the CID (a ``fresh`` row); an availability check (a root-block probe) only moves
   ``last_checked_at``. The regular cadence asks :func:`cid_states` which CIDs were verified, to take their
   content from the content archive instead of downloading it again.
 - R2 objects (``kind`` "r2", ``key`` "bucket/key"): written by the R2 snapshot: the SHA-256 and size of the bytes

@@ -11,9 +11,11 @@ from sqlalchemy import text
 from reconcile_pipeline import clients
 from reconcile_pipeline.cadences import frequent_scope, in_scope
 from reconcile_pipeline.cli import main
+from reconcile_pipeline.layers.cid import parse_cid
 from reconcile_pipeline.layers.database import DatabaseClient
 from reconcile_pipeline.repairs.archive import ContentArchive
 from reconcile_pipeline.runner import run_cadence, run_scope
+from reconcile_pipeline.sandbox.ipfs_blocks import root_block
 from reconcile_pipeline.snapshots.collect import collect_snapshots
 from reconcile_pipeline.verification import read_states
 from tests.worldkit import running_world
@@ -39,6 +41,12 @@ def reset(world) -> None:
         gateway.reset_counters()
 
 
+def root_blocks_bytes(world, cids: pd.Series) -> int:
+    """The bytes of the root blocks of ``cids`` as the world's content store holds them."""
+    store = world.servers.store
+    return sum(len(root_block(str(parse_cid(cid).to_v1()), store.get(cid))) for cid in cids)
+
+
 def test_regular_downloads_nothing_already_verified_and_deep_downloads_everything(world):
     world, settings, config = world
     reset(world)
@@ -46,9 +54,9 @@ def test_regular_downloads_nothing_already_verified_and_deep_downloads_everythin
     assert first.success and first.assets["consistency_findings"]["fail"] == 0
     objects = first.assets["ipfs_objects"]["status_counts"]["ok"]  # metadata JSONs and their images
     copies = first.assets["blockstore_ipfs"]["status_counts"]["ok"]  # each block's IPFS copy
-    k = settings.ipfs.min_gateways
-    served, gets, heads = content_traffic(world)  # one GET each; the GET's gateway counts as one of k
-    assert served > 0 and (gets, heads) == (objects + copies, objects * (k - 1))
+    n = len(world.servers.gateways)
+    served, gets, heads = content_traffic(world)  # one GET each, then the other gateways' raw root blocks
+    assert served > 0 and (gets, heads) == (objects + copies + objects * (n - 1), 0)
     cids = read_states(settings, "cid")
     assert len(cids) == objects + copies
     assert cids["verified"].all() and cids["sha256"].notna().all() and cids["last_verified_at"].notna().all()
@@ -57,8 +65,12 @@ def test_regular_downloads_nothing_already_verified_and_deep_downloads_everythin
     reset(world)
     second = run_cadence(config, "regular")
     served, gets, heads = content_traffic(world)
-    assert k < len(world.servers.gateways) and len(cids) == objects + copies
-    assert (served, gets, heads) == (0, 0, objects * k + copies)  # probes stop at k gateways (1 for a block copy)
+    assert len(cids) == objects + copies
+    # every gateway's raw root block of each object (one gateway for a block copy), verified: nothing else moves
+    object_cids = pd.read_parquet(first.assets["ipfs_objects"]["path"])["cid"]
+    copy_cids = pd.read_parquet(first.assets["blockstore_ipfs"]["path"])["cid"].dropna()
+    roots = n * root_blocks_bytes(world, object_cids) + root_blocks_bytes(world, copy_cids)
+    assert (served, gets, heads) == (roots, objects * n + copies, 0)
     assert second.assets["consistency_findings"]["fail"] == 0 and second.assets["consistency_findings"]["unknown"] == 0
     assert second.assets["ipfs_objects"]["status_counts"]["content_reused"] == objects
     assert second.assets["blockstore_ipfs"]["scope"].startswith("regular: all operations; all blocks")

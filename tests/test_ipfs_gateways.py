@@ -83,6 +83,7 @@ def world() -> Iterator[tuple[ContentStore, list[GatewayServer], dict[str, Gatew
 def _reset(server: GatewayServer) -> None:
     server.faults = Faults()
     server.serve_wrong_bytes, server.wrong_bytes, server.missing, server.redirect_to = False, set(), set(), None
+    server.absent, server.raw_mode = "404", "block"  # these tests pin the 404 path (other answers: test_ipfs_absent)
     server.reset_counters()
 
 
@@ -338,7 +339,7 @@ def test_sub_path_content_is_ok_but_unverified(store, start):
 # -- probe, every gateway, many objects, stats -----------------------------------------------
 
 
-def test_probe_reads_availability_without_downloading(store, start):
+def test_probe_reads_only_the_verified_root_block(store, start):
     ok, missing, down = start(3)
     cid = store.add(BIG)
     missing.missing = {cid}
@@ -351,7 +352,8 @@ def test_probe_reads_availability_without_downloading(store, start):
     reads = asyncio.run(go())
     assert statuses(reads) == [("ok", None), ("missing", "not_found"), ("unavailable", "connect")]
     assert [r.gateway for r in reads] == [ok.url, missing.url, down.url]
-    assert ok.requests == {f"HEAD /ipfs/{cid}": 1} and ok.bytes_sent == 0
+    assert ok.requests == {f"GET /ipfs/{cid}": 1} and 0 < reads[0].bytes_read < 400  # a 3-chunk file's root node
+    assert reads[0].verified and reads[0].form == "block"
 
 
 def probe(servers: list[GatewayServer], cid: str, **kwargs: object) -> list[GatewayRead]:
@@ -363,7 +365,8 @@ def probe(servers: list[GatewayServer], cid: str, **kwargs: object) -> list[Gate
 
 
 def heads(servers: list[GatewayServer], cid: str) -> list[int]:
-    return [s.requests.get(f"HEAD /ipfs/{cid}", 0) for s in servers]
+    """Probes of ``cid`` per gateway (raw GETs of its root block)."""
+    return [s.requests.get(f"GET /ipfs/{cid}", 0) for s in servers]
 
 
 def test_probe_stops_at_k_and_records_the_rest_as_skipped(store, start):

@@ -187,10 +187,12 @@ def test_one_gateway_of_three_down(world):
     # gateway 1 is one of the two that lack the propagation victim: 1 ok + 1 unreadable may still reach k=2
     propagation = ("IPFS_PROPAGATION_PARTIAL", "cid", victims(manifest, "IPFS_PROPAGATION_PARTIAL")[0])
     dsif_mint = victims(manifest, "DATABASE_SUCCESS_IPFS_FAILURE")[0]
+    wrong_on_gw1 = victims(manifest, "IPFS_GATEWAY_WRONG_BYTES")[0]  # the gateway serving its wrong bytes is down
     undecided = {
         propagation,
         ("DATABASE_SUCCESS_IPFS_FAILURE", "nft", dsif_mint),
         ("PARTNER_VERIFICATION_FAILED", "nft", dsif_mint),
+        ("IPFS_CID_INTEGRITY", "cid", wrong_on_gw1),
     }
     assert finding_keys(findings) == expected_findings(manifest, NFT_CHECKS) - undecided
     unknown = finding_keys(findings, "unknown")
@@ -255,11 +257,10 @@ def test_source_folder_unreadable(world, tmp_path):
     assert {key[0] for key in unknown} == affected
 
 
-def test_regular_cadence_checks_availability_only(world):
+def test_regular_cadence_verifies_every_gateway(world):
     local, settings, manifest = world
     findings = run_nft_checks(snapshot_frames(settings, ipfs_mode="regular"), settings)
-    # HEAD probes show which gateways hold a CID, not whether their bytes hash to it
-    assert finding_keys(findings) == expected_findings(manifest, NFT_CHECKS) - expected_findings(
-        manifest, ("IPFS_CID_INTEGRITY",)
-    )
+    # raw root-block probes of every gateway: the gateways serving wrong bytes are found too
+    assert expected_findings(manifest, ("IPFS_CID_INTEGRITY",))
+    assert finding_keys(findings) == expected_findings(manifest, NFT_CHECKS)
     assert finding_keys(findings, "unknown") == set()

@@ -3,7 +3,7 @@
     reconcile_immediate   sensor reconcile_immediate_sensor (cursor-based, one run key per event: an operation
                           reaching a confirmed state, vdc:latest moving); in-process executor (small scopes)
     reconcile_frequent    schedule reconcile_frequent_schedule, every 5 minutes: the recent window
-    reconcile_regular     schedule reconcile_regular_schedule, hourly: everything, verified content by HEAD
+    reconcile_regular     schedule reconcile_regular_schedule, hourly: everything, verified content by root blocks
     reconcile_deep        schedule reconcile_deep_schedule, daily: everything re-downloaded and re-hashed, one
                           run per shard of the deep scan (:mod:`.deep`, :mod:`..shards`)
 

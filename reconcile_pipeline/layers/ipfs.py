@@ -3,7 +3,9 @@
 Every gateway read ends in one :class:`GatewayRead` status:
 
     ok           200 and the bytes hash to the CID (or a sub-path / unverifiable hash: ``verified`` False)
-    missing      404/410: the gateway answered and does not have it
+    missing      404/410: the gateway answered and does not have it; or a timeout, 504 or 412 (what real
+                 gateways answer for content no node holds) from a gateway that served a control CID after
+                 the read began (:mod:`.ipfs_absent`): it is readable and cannot retrieve this CID
     unavailable  could not read: timeout, refused, 5xx, 429 past retries, refused redirect, odd status
     integrity    200 but the bytes do not hash to the CID (IPFS_CID_INTEGRITY)
     too_large    the body is over the byte cap
@@ -14,12 +16,18 @@ and one object read (:class:`ObjectRead`) sums them up: ``ok`` at the first veri
 and at least one could not be read (unknown, never missing), ``invalid`` when gateways answered
 only with wrong or oversized bytes (or the CID itself is malformed).
 
+Availability probes (:meth:`IpfsGatewayClient.probe`) are trustless: each gateway is asked for the CID's
+root block in raw form (:mod:`.ipfs_raw`) and whatever comes back (the block, or the whole file from a
+gateway that ignores the raw request) is verified against the CID, so a gateway serving wrong bytes is
+found by every probe; only a sub-path (or a CID whose hash cannot be verified) is probed with HEAD.
+
 Requests go through :func:`layers.http.fetch` (retries, Retry-After, byte caps, error mapping)
 with ``follow_redirects=False``; a redirect is re-validated by :meth:`UrlPolicy.check_redirect`
 (at most 3 hops). Each gateway has its own small connection pools (:mod:`.ipfs_pools`; a redirect
 to another allowed origin uses a shared one). Concurrency is bounded per host by semaphores, and
 each gateway has a circuit breaker (:mod:`.breaker`): a gateway that is down is tried a few times,
-then reported unavailable ("circuit open") without a request until its cool-down ends.
+then reported unavailable ("circuit open") without a request until its cool-down ends. A timeout, 504 or
+412 of a gateway that serves a control CID is an absent CID, not a host failure: it never opens the breaker.
 """
 
 from __future__ import annotations
@@ -27,17 +35,20 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin
 
 import httpx
 
-from .breaker import BreakerRegistry
-from .cid import CID, DAG_PB, RAW, SHA2_256, parse_ipfs_uri
+from .breaker import BreakerRegistry, CircuitOpen
+from .cid import CID, DAG_PB, RAW, SHA2_256, parse_cid, parse_ipfs_uri
 from .errors import DecodeError, LayerError, ResponseTooLarge, UrlRefused
 from .http import HttpResult, RetryPolicy, fetch
+from .ipfs_absent import Liveness, absent_error, absent_status
 from .ipfs_pools import GatewayPools, new_client
+from .ipfs_raw import RAW_HEADERS, RAW_QUERY, verify_raw
 from .unixfs import cid_matches
 from .urlpolicy import UrlPolicy, origin_of
 
@@ -60,6 +71,7 @@ class GatewayRead:
     elapsed_s: float = 0.0
     http_status: int | None = None
     verified: bool = False
+    form: str | None = None  # a raw probe's answer: "block" (the root block) or "file" (the whole content)
 
 
 @dataclass
@@ -113,8 +125,10 @@ class IpfsGatewayClient:
         client: httpx.AsyncClient | None = None,
         policy: UrlPolicy | None = None,
         breakers: BreakerRegistry | None = None,
+        control_cids: list[str] = (),
     ) -> None:
         self.gateways = [gateway.rstrip("/") for gateway in gateways]
+        self.liveness = Liveness(_controls(control_cids), self._control_read)
         self.retry = retry
         self.max_bytes = max_bytes
         self.max_concurrency_per_host = max_concurrency_per_host
@@ -175,7 +189,10 @@ class IpfsGatewayClient:
     async def probe(
         self, cid: CID | str, path: str = "", *, need: int | None = None, known: list[GatewayRead] = (), first: int = 0
     ) -> list[GatewayRead]:
-        """HEAD availability probes, one read per gateway in configured order; DecodeError on a bad CID.
+        """Availability probes, one read per gateway in configured order; DecodeError on a bad CID.
+
+        Each probe asks for the CID's root block in raw form and verifies what comes back (``integrity`` when
+        it is neither the block nor the file); a sub-path or an unverifiable CID is probed with HEAD.
 
         Without ``need``, every gateway is probed. With ``need`` (k of n), the first gateways are probed
         concurrently until ``need`` answered ok: first as many as are still needed, then, if that fell short,
@@ -187,8 +204,10 @@ class IpfsGatewayClient:
         reads = {read.gateway: read for read in known if read.gateway in self.gateways}
         waiting = [gateway for gateway in _rotated(self.gateways, first) if gateway not in reads]
         short = None if need is None else need - sum(read.status == "ok" for read in reads.values())
+        raw = not path and _verifiable(parsed)
+        method, max_bytes = ("GET", self.max_bytes) if raw else ("HEAD", sys.maxsize)
         for wave in _waves(waiting, short):
-            done = await asyncio.gather(*(self._read(gateway, "HEAD", parsed, path, sys.maxsize) for gateway in wave))
+            done = await asyncio.gather(*(self._read(g, method, parsed, path, max_bytes, raw) for g in wave))
             reads |= {read.gateway: read for read, _ in done}
             if need is not None and sum(read.status == "ok" for read in reads.values()) >= need:
                 break
@@ -202,30 +221,93 @@ class IpfsGatewayClient:
 
     # -- one gateway -----------------------------------------------------------------------
     async def _read(
-        self, gateway: str, method: str, cid: CID, path: str, max_bytes: int
+        self, gateway: str, method: str, cid: CID, path: str, max_bytes: int, raw: bool = False
     ) -> tuple[GatewayRead, bytes | None]:
+        """One read of one gateway, through its circuit breaker (counted here: an absent CID is no failure)."""
         started = time.perf_counter()
         stats = self.stats.setdefault(gateway, GatewayStats())
         stats.requests += 1
+        breaker = self.breakers.for_url(gateway)
         try:
-            result = await self._follow(method, f"{gateway}/ipfs/{cid}{path}", max_bytes)
+            breaker.acquire(layer="ipfs", where=gateway)
+        except CircuitOpen as exc:
+            stats.errors += 1
+            return _failed(gateway, exc, started), None
+        url = _url(gateway, cid, path, raw)
+
+        def ask(retry: RetryPolicy) -> Awaitable[HttpResult | LayerError]:
+            return self._outcome(stats, method, url, max_bytes, raw, retry)
+
+        try:
+            outcome = await self._absent_or(gateway, cid, ask)
+        except BaseException as exc:
+            breaker.record(exc)
+            raise
+        breaker.record(outcome if isinstance(outcome, LayerError) else None)
+        if isinstance(outcome, LayerError):
+            return _failed(gateway, outcome, started), None
+        if isinstance(outcome, str):
+            return _absent(gateway, outcome, started), None
+        read = _classify(gateway, method, cid, path, outcome, time.perf_counter() - started, raw)
+        if read.verified:
+            self.liveness.served(gateway, cid)
+        return read, (outcome.content if read.status == "ok" and method == "GET" and not raw else None)
+
+    async def _absent_or(
+        self, gateway: str, cid: CID, ask: Callable[[RetryPolicy], Awaitable[HttpResult | LayerError]]
+    ) -> HttpResult | LayerError | str:
+        """The answer of ``ask``, or (a str saying why) absent: ``ask`` gave a timeout, 504 or 412, the gateway
+        then proved readable (:class:`.ipfs_absent.Liveness`), and asked once more (a transient stall would have
+        passed) gave one again while the gateway kept serving controls."""
+        since = self.liveness.now()
+        first = await ask(self.retry)
+        if not _absent_like(first) or not await self.liveness.readable(gateway, since, cid):
+            return first
+        since = self.liveness.now()
+        again = await ask(replace(self.retry, attempts=1))
+        if not _absent_like(again) or not await self.liveness.readable(gateway, since, cid):
+            return again
+        return str(first) if isinstance(first, LayerError) else f"HTTP {first.status_code}"
+
+    async def _outcome(
+        self, stats: GatewayStats, method: str, url: str, max_bytes: int, raw: bool, retry: RetryPolicy
+    ) -> HttpResult | LayerError:
+        """The HttpResult, or the LayerError it ended in (counted in ``stats``)."""
+        try:
+            result = await self._follow(method, url, max_bytes, raw, retry)
         except LayerError as exc:
             stats.errors += 1
-            status = "too_large" if isinstance(exc, ResponseTooLarge) else "unavailable"
-            return GatewayRead(gateway, status, str(exc), exc.kind, 0, time.perf_counter() - started), None
+            return exc
         stats.bytes += len(result.content)
-        read = _classify(gateway, method, cid, path, result, time.perf_counter() - started)
-        return read, (result.content if read.status == "ok" and method == "GET" else None)
+        return result
 
-    async def _follow(self, method: str, url: str, max_bytes: int) -> HttpResult:
+    async def _control_read(self, gateway: str, cid: CID) -> bool | None:
+        """A control CID's root block from ``gateway``: True verified, False answered without it, None unreadable."""
+        stats = self.stats.setdefault(gateway, GatewayStats())
+        stats.requests += 1
+        try:
+            result = await self._follow("GET", _url(gateway, cid, "", True), self.max_bytes, True)
+        except LayerError as exc:
+            stats.errors += 1
+            return False if isinstance(exc, ResponseTooLarge) else None  # an answer, or none
+        stats.bytes += len(result.content)
+        return result.status_code == 200 and verify_raw(cid, result.content) is not None
+
+    async def _follow(
+        self, method: str, url: str, max_bytes: int, raw: bool = False, retry: RetryPolicy | None = None
+    ) -> HttpResult:
+        """The answer, redirects re-validated; hops to another origin go through that origin's breaker."""
+        home = origin_of(url)
+        headers = RAW_HEADERS if raw else None
         for _ in range(MAX_REDIRECTS + 1):
             origin = origin_of(url)
             pools = self._pools.get(origin)
+            breakers = None if origin == home else self.breakers  # the gateway's own is counted by _read
             async with self._slot(origin):
                 with pools.lease() if pools else nullcontext(self._client) as pool:
                     result = await fetch(
-                        pool, method, url, layer="ipfs", max_bytes=max_bytes, retry=self.retry,
-                        follow_redirects=False, breakers=self.breakers,
+                        pool, method, url, layer="ipfs", max_bytes=max_bytes, retry=retry or self.retry,
+                        follow_redirects=False, breakers=breakers, headers=headers,
                     )  # fmt: skip
             location = result.headers.get("Location")
             if result.status_code not in _REDIRECT_STATUS or not location:
@@ -237,6 +319,33 @@ class IpfsGatewayClient:
         if origin not in self._semaphores:
             self._semaphores[origin] = asyncio.Semaphore(self.max_concurrency_per_host)
         return self._semaphores[origin]
+
+
+def _controls(cids: list[str]) -> list[CID]:
+    try:
+        return [parse_cid(cid) for cid in cids]
+    except DecodeError as exc:
+        raise ValueError(f"bad control CID: {exc}") from None
+
+
+def _url(gateway: str, cid: CID, path: str, raw: bool) -> str:
+    return f"{gateway}/ipfs/{cid}{path}{RAW_QUERY if raw else ''}"
+
+
+def _failed(gateway: str, exc: LayerError, started: float) -> GatewayRead:
+    status = "too_large" if isinstance(exc, ResponseTooLarge) else "unavailable"
+    return GatewayRead(gateway, status, str(exc), exc.kind, 0, time.perf_counter() - started)
+
+
+def _absent(gateway: str, answer: str, started: float) -> GatewayRead:
+    error = f"{answer}, twice, from a gateway that serves a control CID: it cannot retrieve this CID"
+    return GatewayRead(gateway, "missing", error, "absent", 0, time.perf_counter() - started)
+
+
+def _absent_like(outcome: HttpResult | LayerError) -> bool:
+    if isinstance(outcome, LayerError):
+        return absent_error(outcome)
+    return absent_status(outcome.status_code)
 
 
 def _rotated(gateways: list[str], first: int) -> list[str]:
@@ -269,13 +378,21 @@ def _parse_ref(cid: CID | str, path: str) -> tuple[CID, str]:
     return ref
 
 
-def _classify(gateway: str, method: str, cid: CID, path: str, result: HttpResult, elapsed: float) -> GatewayRead:
+def _classify(
+    gateway: str, method: str, cid: CID, path: str, result: HttpResult, elapsed: float, raw: bool = False
+) -> GatewayRead:
     size = len(result.content)
     status = result.status_code
     if status in _MISSING_STATUS:
         return GatewayRead(gateway, "missing", f"HTTP {status}", "not_found", size, elapsed, status)
     if status != 200:
         return GatewayRead(gateway, "unavailable", f"unexpected HTTP {status}", "http_status", size, elapsed, status)
+    if raw:
+        form = verify_raw(cid, result.content)
+        if form is None:
+            error = f"{size} bytes served for the raw root block are neither the block nor the file {cid} names"
+            return GatewayRead(gateway, "integrity", error, "integrity", size, elapsed, status)
+        return GatewayRead(gateway, "ok", None, None, size, elapsed, status, verified=True, form=form)
     if method == "HEAD" or path or not _verifiable(cid):
         return GatewayRead(gateway, "ok", None, None, size, elapsed, status, verified=False)
     if not cid_matches(cid, result.content):

@@ -268,6 +268,18 @@ def ipfs_cid_integrity(world: WorldData, pick: VictimPicker) -> list[dict]:
     return cid_entry("IPFS_CID_INTEGRITY", nft.json_cid, "the last gateway serves wrong bytes")
 
 
+def ipfs_gateway_wrong_bytes(world: WorldData, pick: VictimPicker) -> list[dict]:
+    """A middle gateway serves another NFT's metadata under this one's CID (raw requests included): not the
+    gateway the regular cadence downloads from first, so only its raw root-block probes can find it."""
+    nft = pick.take()
+    other = next(record for record in world.nfts if record is not nft)
+    gateway = min(1, world.spec.gateways - 1)
+    world.gateway_other.setdefault(gateway, {})[nft.json_cid] = other.json_bytes
+    description = f"gateway {gateway} serves another document's bytes (found by the regular cadence)"
+    return [entry("IPFS_GATEWAY_WRONG_BYTES", "cid", nft.json_cid, description,
+                  finding("IPFS_CID_INTEGRITY", "cid", nft.json_cid))]  # fmt: skip
+
+
 def ipfs_not_pinned(world: WorldData, pick: VictimPicker) -> list[dict]:
     nft = pick.take()
     world.pins.pop(nft.json_cid)
@@ -316,4 +328,5 @@ NFT_FAULTS: dict[str, Callable[[WorldData, VictimPicker], list[dict]]] = {
     "IPFS_PROPAGATION_PARTIAL": ipfs_propagation,
     "DB_IPFS_REFERENCE_MISMATCH": db_ipfs_reference,
     "PARTNER_VERIFICATION_FAILED": partner_failed,
+    "IPFS_GATEWAY_WRONG_BYTES": ipfs_gateway_wrong_bytes,
 }

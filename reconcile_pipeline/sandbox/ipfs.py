@@ -7,6 +7,12 @@
   CIDs (``missing``: partial propagation), redirect every request (``redirect_to``) or answer one
   CID with any response (:meth:`GatewayServer.serve`: a hostile gateway's redirect, endless body,
   compression bomb, ...).
+
+  A trustless request (``?format=raw`` or ``Accept: application/vnd.ipld.raw``) is answered per
+  ``raw_mode``: ``block`` (Kubo, Helia's verified-fetch: the CID's root block) or ``file`` (js-ipfs: both
+  ignored, the whole file). Content the gateway lacks is answered per ``absent`` as real gateways do:
+  ``hang`` (js-ipfs, Kubo: no answer until the client gives up; after ``hang_s`` a 504), ``504`` (a
+  public gateway after its own timeout, the default), ``412`` (Helia) or ``404``.
 """
 
 from __future__ import annotations
@@ -26,8 +32,22 @@ from reconcile_pipeline.layers.errors import DecodeError
 from reconcile_pipeline.layers.unixfs import unixfs_cid
 
 from .httpserver import LoopbackServer, Request, Response
+from .ipfs_blocks import root_block
 
-__all__ = ["PIN_NAMESPACE", "ContentStore", "GatewayServer", "PinRecord", "guess_content_type"]
+__all__ = [
+    "ABSENT_MODES",
+    "PIN_NAMESPACE",
+    "RAW_MODES",
+    "ContentStore",
+    "GatewayServer",
+    "PinRecord",
+    "guess_content_type",
+]
+
+RAW_MODES = ("block", "file")
+ABSENT_MODES = ("hang", "504", "412", "404")
+DEFAULT_ABSENT = "504"
+HANG_S = 60.0
 
 PIN_NAMESPACE = uuid.UUID("6f1d3a52-6a43-4f3e-9a55-2f5b0c1e7a10")  # pin ids are uuid5s in it
 
@@ -137,8 +157,22 @@ _GATEWAY_PATH = re.compile(r"^/ipfs/([^/]+)(/.*)?$")
 class GatewayServer(LoopbackServer):
     """An IPFS path gateway over a :class:`ContentStore`."""
 
-    def __init__(self, store: ContentStore, name: str = "gw0", host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        store: ContentStore,
+        name: str = "gw0",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        raw_mode: str = "block",
+        absent: str = DEFAULT_ABSENT,
+    ) -> None:
+        if raw_mode not in RAW_MODES or absent not in ABSENT_MODES:
+            raise ValueError(f"raw_mode must be one of {RAW_MODES} and absent one of {ABSENT_MODES}")
         super().__init__(host, port)
+        self.raw_mode = raw_mode  # RAW_MODES: what a trustless (raw) request gets
+        self.absent = absent  # ABSENT_MODES: how content this gateway lacks is answered
+        self.hang_s = HANG_S
         self.store = store
         self.name = name
         self.serve_wrong_bytes = False
@@ -170,12 +204,38 @@ class GatewayServer(LoopbackServer):
         if key in self.custom:
             answer = self.custom[key]
             return answer if isinstance(answer, Response) else answer()
-        data = None if self._lacks(key) or sub_path.strip("/") else self.store.get(cid_text)
+        data = None if self._lacks(key) else self.store.get(cid_text)
         if data is None:
-            return Response(404, b"ipfs resolve: no link named or not found", {"Content-Type": "text/plain"})
+            return self._absent_answer()
+        if sub_path.strip("/"):
+            return Response(404, b"ipfs resolve: no link named", {"Content-Type": "text/plain"})
+        raw = self._wants_raw(request) and self.raw_mode == "block"
+        if raw:
+            data = root_block(key, data)
         if self.serve_wrong_bytes or key in _keys_of(frozenset(self.wrong_bytes)):
             data = _corrupt(data)
-        return Response(200, data, self._headers(cid_text, data))
+        headers = self._headers(cid_text, data)
+        if raw:
+            headers["Content-Type"] = "application/vnd.ipld.raw"
+        return Response(200, data, headers)
+
+    @staticmethod
+    def _wants_raw(request: Request) -> bool:
+        accept = next((v for k, v in request.headers.items() if k.lower() == "accept"), "")
+        return request.arg("format") == "raw" or "application/vnd.ipld.raw" in accept
+
+    def _absent_answer(self) -> Response:
+        """What this gateway answers for content it lacks (see the module docstring)."""
+        if self.absent not in ABSENT_MODES:
+            raise ValueError(f"absent must be one of {ABSENT_MODES}, not {self.absent!r}")
+        plain = {"Content-Type": "text/plain"}
+        if self.absent == "404":
+            return Response(404, b"ipfs resolve: not found", plain)
+        if self.absent == "412":
+            return Response(412, b"not retrievable: no provider answered and the request is offline", plain)
+        if self.absent == "hang":
+            self._stopping.wait(self.hang_s)  # until the world stops, or long past any client's timeout
+        return Response(504, b"gateway timeout: could not retrieve the content in time", plain)
 
     def _lacks(self, key: str) -> bool:
         return key in _keys_of(frozenset(self.missing))

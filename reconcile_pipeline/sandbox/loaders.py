@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..layers.metaplex import METADATA_PROGRAM_ID, Creator, Metadata, encode_metadata, metadata_pda
+from .httpfaults import Response
+from .ipfs import guess_content_type
 from .nft_world import SYMBOL, db_row
 from .servers import WorldServers
 from .worlddata import NftRecord, WorldData
@@ -34,6 +36,8 @@ def load_ipfs(world: WorldData, servers: WorldServers) -> None:
     for index, gateway in enumerate(servers.gateways):
         gateway.missing.update(world.gateway_missing.get(index, set()))
         gateway.wrong_bytes.update(world.gateway_wrong.get(index, set()))
+        for cid, other in world.gateway_other.get(index, {}).items():  # raw or not, the whole other file
+            gateway.serve(cid, Response(200, other, {"Content-Type": guess_content_type(other)}))
 
 
 def account_data(nft: NftRecord) -> bytes:

@@ -18,13 +18,18 @@ KV_NAMESPACE_ID = "fedcba9876543210fedcba9876543210"
 class WorldServers:
     """IPFS gateways + Pinata over one content store, Solana RPC over a ledger, KV, S3 (moto)."""
 
-    def __init__(self, gateways: int = 3, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, gateways: int = 3, host: str = "127.0.0.1", *, absent: str = "504", raw_mode: str = "block"
+    ) -> None:
         self.host = host
         self.pinata_jwt = "local-" + secrets.token_hex(16)
         self.kv_token = "local-" + secrets.token_hex(16)
         self.r2_bucket = "vdc-" + secrets.token_hex(4)  # moto's state is per process: one bucket per world
         self.store = ContentStore()
-        self.gateways = [GatewayServer(self.store, name=f"gw{i}", host=host) for i in range(gateways)]
+        self.gateways = [
+            GatewayServer(self.store, name=f"gw{i}", host=host, raw_mode=raw_mode, absent=absent)
+            for i in range(gateways)
+        ]
         self.pinata = PinataServer(self.store, jwt=self.pinata_jwt, host=host)
         self.ledger = Ledger()
         self.solana = SolanaRpcServer(self.ledger, host=host)

@@ -32,7 +32,8 @@ class LocalWorld:
     def start(self) -> LocalWorld:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.data = build_world(self.spec)
-        self.servers = WorldServers(gateways=self.spec.gateways).start()
+        spec = self.spec
+        self.servers = WorldServers(spec.gateways, absent=spec.gateway_absent, raw_mode=spec.gateway_raw).start()
         try:
             self._load()
         except BaseException:
@@ -87,12 +88,18 @@ class LocalWorld:
                 "allow_private_addresses": True,
                 "timeout_s": 5.0,
                 "archive_dir": str(self.directory / "data" / "content-archive"),
+                "control_cids": self.control_cids(),
             },
             "pinata": {"api_url": servers.pinata.url, "jwt": servers.pinata_jwt},
             "database": {"url": self.db_url},
             "blockstore": servers.blockstore_settings() | {"pending_backlog_max": spec.backlog_max},
             "reconciliation": {"stuck_pending_after_s": spec.stuck_after_s},
         }
+
+    def control_cids(self) -> list[str]:
+        """The level images' CIDs: content every gateway of the world serves (the operator's control CIDs)."""
+        assert self.data is not None
+        return sorted({row["ipfs_hash"] for row in self.data.registry if row.get("ipfs_hash")})
 
     def write_config(self, path: str | Path) -> Path:
         path = Path(path)

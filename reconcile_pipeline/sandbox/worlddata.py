@@ -41,6 +41,8 @@ class WorldSpec:
     faults: list[str] = field(default_factory=list)
     gateways: int = 3
     min_gateways: int = 2
+    gateway_absent: str = "504"  # how the gateways answer content they lack: hang | 504 | 412 | 404
+    gateway_raw: str = "block"  # how they answer a raw (trustless) request: block (Helia, Kubo) | file (js-ipfs)
     pending: int = 3
     backlog_max: int = 10
     stuck_after_s: int = 600
@@ -87,6 +89,7 @@ class WorldData:
     pins: dict[str, str] = field(default_factory=dict)  # cid -> pin name
     gateway_missing: dict[int, set[str]] = field(default_factory=dict)
     gateway_wrong: dict[int, set[str]] = field(default_factory=dict)
+    gateway_other: dict[int, dict[str, bytes]] = field(default_factory=dict)  # gateway -> cid -> bytes it serves
     kv: dict[str, bytes] = field(default_factory=dict)
     r2: dict[str, bytes] = field(default_factory=dict)
     blocks: list[dict] = field(default_factory=list)

@@ -9,7 +9,8 @@ With a :class:`~..cadences.Scope` that does not take every block, KV is read for
 (:mod:`.blockstore_scope`), R2 for the same numbers plus the whole pending queue, and IPFS for those
 blocks' ``ipfsHash``; a scope that takes no block (an operation event) reads none of the three tiers (each
 snapshot ``skipped``: nothing of the block store is judged); in ``regular`` mode a block copy already verified
-by CID comes from the content archive and the gateways are only HEAD-probed (:mod:`.content`).
+by CID comes from the content archive and the gateways are only probed for its raw root block, verified
+(:mod:`.content`).
 """
 
 from __future__ import annotations

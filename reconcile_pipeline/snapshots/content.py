@@ -1,7 +1,7 @@
 """Content already verified by CID: the content archive plus the verification state, for the IPFS snapshots.
 
 :class:`VerifiedContent` answers "do we hold verified bytes (or at least their hash) for this CID?" so that
-the regular cadence checks availability with HEAD probes instead of downloading again; it puts every
+the regular cadence probes each gateway for the raw root block instead of downloading again; it puts every
 object a gateway served and the CID verified into the archive (the issue-5 :class:`ContentArchive`), counts
 what it saved, and collects the reads for the verification state (written once, at the end).
 

@@ -8,9 +8,9 @@ Each unique object is read once (content verified against its CID) and, per ``mo
 
 - ``deep``: GET from every gateway and verify each copy (finds a gateway serving wrong bytes);
 - ``regular``: content already verified by CID (bytes in the content archive, or for an image its hash
-  in the verification state) is not downloaded again: HEAD probes check its availability on k
-  (``ipfs.min_gateways``) gateways, the others only when it falls short (``skipped`` otherwise);
-  other content is read once and probed the same way.
+  in the verification state) is not downloaded again: every gateway is asked for its raw root block,
+  verified against the CID (a gateway serving wrong bytes is found on every run); other content is read
+  once and the other gateways probed the same way.
 
 Every object verified against its CID goes into the content archive, every read into the verification
 state (:mod:`.content`).
@@ -105,7 +105,6 @@ async def snapshot_ipfs_objects(
     policy = clients.url_policy(settings)
     max_json = settings.ipfs.max_json_bytes
     content = VerifiedContent(settings, use_known=mode != "deep", cadence=cadence, run_id=run_id)
-    need = min(settings.ipfs.min_gateways, len(settings.ipfs.gateways))
     metadata, refused = resolve(policy, metadata_uris, "metadata")
     async with clients.gateway_client(settings) as gateway:
         with ThreadPoolExecutor(ARCHIVE_WRITERS, thread_name_prefix="archive") as writers:  # off the event loop
@@ -113,7 +112,7 @@ async def snapshot_ipfs_objects(
             async def read_all(rows: dict[tuple[str, str], dict]) -> None:
                 content.load_states([cid for cid, _ in rows])
                 await asyncio.gather(
-                    *(read_object(gateway, row, mode, max_json, content, need, writers) for row in rows.values())
+                    *(read_object(gateway, row, mode, max_json, content, writers) for row in rows.values())
                 )
 
             await read_all(metadata)

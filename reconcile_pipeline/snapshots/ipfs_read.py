@@ -1,11 +1,12 @@
 """Read one IPFS object for the snapshot: fetch and verify, or reuse verified content and probe availability.
 
 ``deep`` GETs the object from every gateway and verifies each copy. ``regular`` takes content already
-verified by CID from :class:`~.content.VerifiedContent` and only HEAD-probes the gateways; content not yet
-verified is read once (first gateway whose bytes verify) and the gateways are HEAD-probed. In ``regular``
-the probes stop at k (``ipfs.min_gateways``) gateways that have the object (the GET that served it counts):
-the rest are ``skipped``, never taken for missing or unreadable; an object short of k is probed everywhere.
-A gateway seen serving wrong or oversized bytes during a read keeps that status, whatever its HEAD says.
+verified by CID from :class:`~.content.VerifiedContent` and only probes the gateways; content not yet
+verified is read once (first gateway whose bytes verify) and the other gateways are probed. A probe asks
+EVERY configured gateway for the CID's root block in raw form and verifies it (:meth:`IpfsGatewayClient.probe`):
+every gateway is checked for every CID on every run, and for verified content no bytes beyond root blocks
+move (a multi-chunk file's root is a small dag-pb node). A sub-path is probed with HEAD (nothing to verify).
+A gateway seen serving wrong or oversized bytes during a read keeps that status, whatever its probe says.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def fill_read(row: dict, read, gateway_reads: list, max_json_bytes: int) -> None
 
 
 def fill_known(row: dict, known: Known, probes: list, max_json_bytes: int) -> None:
-    """Verified content we hold: the HEAD probes decide the status (content only when still available)."""
+    """Verified content we hold: the probes decide the status (content only when still available)."""
     status, error = summarise(probes)
     row.update(status=status, error=error, verified=status == "ok")
     if status == "ok":
@@ -92,26 +93,22 @@ async def read_object(
     mode: str,
     max_json_bytes: int,
     content: VerifiedContent,
-    need: int | None = None,
     writers: Executor | None = None,
 ) -> None:
-    """Fill ``row`` (a snapshot row with cid, path, role) by reading its object.
-
-    ``need`` (regular mode: k of n) stops the availability probes once that many gateways have it (the GET that
-    served the content counts as one); the others are recorded ``skipped``. Deep mode reads every gateway."""
+    """Fill ``row`` (a snapshot row with cid, path, role) by reading its object; every gateway is judged (a
+    gateway the GET found the content on, or found without it, is not asked again)."""
     cid, path = row["cid"], row["path"]
-    need = None if mode == "deep" else need
     known = None if path else content.lookup(cid, need_bytes=row["role"] == "metadata")
     if known is not None:
-        fill_known(row, known, await gateway.probe(cid, need=need), max_json_bytes)
+        fill_known(row, known, await gateway.probe(cid), max_json_bytes)
         content.reuse(cid, known, row["status"])
         return
     read = await gateway.fetch(cid, path)
-    served = [g for g in read.gateways if g.status == "ok"]
+    answered = [g for g in read.gateways if g.status in ("ok", "missing")]  # not asked again (a hang costs a timeout)
     if mode == "deep" and not path:
         per_gateway = await gateway.fetch_all_gateways(cid)
     else:
-        per_gateway = await gateway.probe(cid, path, need=need, known=served if need is not None else [])
+        per_gateway = await gateway.probe(cid, path, known=answered)
     fill_read(row, read, per_gateway, max_json_bytes)
     if not path:
         await record_fetched(content, writers, cid, read.status, read.content, read.verified)
