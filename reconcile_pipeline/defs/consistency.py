@@ -1,13 +1,16 @@
 """Consistency assets: the joined frames, the findings of every check, and the audit trail.
 
 Thin wiring: each asset calls a pure function of ``checks/`` over the snapshot frames. The GX
-suites on the joined frames are asset checks (``defs/gx_checks.py``). A shard of the deep scan other than
+suites on the joined frames are asset checks (``defs/gx_checks.py``); the run's outcome (every check judged,
+none failing) is two asset checks on ``consistency_findings`` (``defs/outcome.py``). A shard of the deep scan other than
 the home shard drops its findings on the whole population's entities (levels, ``vdc:latest``, the pending
 queue: :func:`..cadences.home_entities_only`) before they are written, alerted or repaired.
 """
 
+from collections.abc import Iterator
+
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
+from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 
 from ..cadences import home_entities_only, in_scope, scope_from_tags
 from ..checks.block_checks import run_block_checks
@@ -19,6 +22,7 @@ from ..checks.nft_checks_metrics import nft_metrics
 from ..checks.nft_join import build_nft_consistency
 from ..recording import record_findings, rehydrated_block_numbers
 from ..snapshots import BLOCK_SNAPSHOTS, NFT_SNAPSHOTS
+from .outcome import outcome_check_specs, outcome_checks
 from .resources import SettingsResource
 
 GROUP = "consistency"
@@ -101,6 +105,7 @@ def block_findings(
     group_name=GROUP,
     kinds={"parquet", "sql"},
     description="All findings of the run; written to the findings and consistency_checks tables (audit).",
+    check_specs=outcome_check_specs(),
 )
 def consistency_findings(
     context: AssetExecutionContext,
@@ -109,7 +114,7 @@ def consistency_findings(
     block_findings: pd.DataFrame,
     nft_consistency: pd.DataFrame,
     block_consistency: pd.DataFrame,
-) -> Output[pd.DataFrame]:
+) -> Iterator[Output[pd.DataFrame] | AssetCheckResult]:
     scope = scope_from_tags(context.run.tags)
     findings = concat_findings([nft_findings, block_findings])  # both already home_entities_only
     cadence = context.run.tags.get("reconcile/cadence", "manual")
@@ -119,7 +124,8 @@ def consistency_findings(
     written = record_findings(loaded, context.run_id, cadence, findings, nft_consistency, block_consistency,
                               context.log, metrics=metrics)  # fmt: skip
     shard = {"shard": scope.shard.key, "judges_population": scope.judges_population} if scope.shard else {}
-    return Output(findings, metadata={**finding_counts(findings), **written, "cadence": cadence, **shard})
+    yield Output(findings, metadata={**finding_counts(findings), **written, "cadence": cadence, **shard})
+    yield from outcome_checks(findings, nft_consistency)
 
 
 CONSISTENCY_ASSETS = [nft_consistency, nft_findings, block_consistency, block_findings, consistency_findings]
