@@ -23,7 +23,7 @@ CONFIG_HELP = "settings TOML (default: RECONCILE_CONFIG / environment)"
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `repair plan|apply|queue` to the `reconcile` parser."""
-    repair = commands.add_parser("repair", help="plan, apply and review repairs (DESIGN §5)")
+    repair = commands.add_parser("repair", help="plan, apply and review repairs")
     sub = repair.add_subparsers(dest="repair_command", required=True)
     plan = sub.add_parser("plan", help="read every layer and show the repair plan (one action per finding)")
     apply = sub.add_parser("apply", help="apply the plan: a dry run unless --execute")

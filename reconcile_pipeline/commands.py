@@ -9,6 +9,7 @@ import sys
 import pandas as pd
 
 from .checks.findings import findings_records
+from .outcome import FAILING, OK, outcome_of
 from .settings import load_settings
 
 CADENCES = ("immediate", "frequent", "regular", "deep")
@@ -23,11 +24,15 @@ def findings_table(findings: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def run_command(config: str | None, cadence: str, as_json: bool, shard: str | None = None) -> int:
+def run_command(
+    config: str | None, cadence: str, as_json: bool, shard: str | None = None, *, exit_zero: bool = False
+) -> int:
     """One reconciliation over the cadence's scope (as its schedule or sensor runs it), then its alerts.
 
     The deep cadence runs every shard of the deep scan in sequence (or ``shard``, ``INDEX/COUNT``, alone)
-    and prints the union of their findings."""
+    and prints the union of their findings. Exit status (:mod:`.outcome`): 0 all judged, none failing; 1 a
+    failing finding or a failed run; 2 usage or settings; 3 nothing failing but some checks unknown.
+    ``exit_zero``: 0 whatever the findings (1 only for a failed run), as before exit statuses existed."""
     from .runner import deep_summary, run_cadence, run_deep
     from .shards import Shard
 
@@ -55,19 +60,23 @@ def run_command(config: str | None, cadence: str, as_json: bool, shard: str | No
     if len(parts) > 1:  # a CID or a level (SOURCE_MISSING_ACTIVE_NFT) two shards' rows name: once in the union
         keys = ["check_id", "entity_type", "entity_id", "status"]
         findings = pd.concat(parts, ignore_index=True).drop_duplicates(keys, ignore_index=True)
+    outcome = outcome_of(findings)
     if as_json:
         json.dump(findings_records(findings), sys.stdout, indent=2, default=str)
         print()
     else:
         print(findings_table(findings))
         failed_checks = [name for name, check in summary.checks.items() if not check["passed"]]
-        fail, unknown = int((findings["status"] == "fail").sum()), int((findings["status"] == "unknown").sum())
         print(
-            f"\nrun {summary.run_id} ({summary.scope}): {fail} failing, {unknown} unknown findings; "
-            f"expectations not met: {', '.join(failed_checks) or 'none'}\nfindings: {meta['path']}"
+            f"\nrun {summary.run_id} ({summary.scope}): {outcome.failing} failing, {outcome.unknown} unknown "
+            f"findings; expectations not met: {', '.join(failed_checks) or 'none'}\nfindings: {meta['path']}"
         )
         print(alerts_line(summary.alerts))
-    return 0 if summary.success else 1
+    if not summary.success:
+        return FAILING
+    code = OK if exit_zero else outcome.exit_code
+    print(f"reconcile: exit {code}: {outcome.describe()}" + (" (--exit-zero)" if exit_zero else ""), file=sys.stderr)
+    return code
 
 
 def judged_findings(assets: dict, path: str) -> pd.DataFrame:
