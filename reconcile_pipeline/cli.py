@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import cli_alerts, cli_bench, cli_repair, cli_report, cli_retention
 from .outcome import EXIT_CODES_HELP
-from .sandbox.build import ALL_FAULTS, resolve_faults
+from .sandbox.build import ALL_FAULTS, nft_count, resolve_faults
 from .sandbox.worlddata import WorldSpec
 
 CADENCES = ("immediate", "frequent", "regular", "deep")
@@ -22,12 +22,16 @@ def _spec(args: argparse.Namespace) -> WorldSpec:
     return WorldSpec(seed=args.seed, nfts=args.nfts, blocks=args.blocks, faults=resolve_faults(args.faults))
 
 
-def _world_args(parser: argparse.ArgumentParser, nfts: int, blocks: int, faults: str) -> None:
-    parser.add_argument("--nfts", type=int, default=nfts, help=f"number of NFTs (default {nfts})")
+def _world_args(parser: argparse.ArgumentParser, nfts: int, blocks: int, faults: str, kept: str) -> None:
+    parser.add_argument(
+        "--nfts", type=int, default=nfts, help=f"number of NFTs (default {nfts}; the DB_DUPLICATE_MINT fault adds one)"
+    )
     parser.add_argument("--blocks", type=int, default=blocks, help=f"number of VDC blocks (default {blocks})")
     parser.add_argument("--faults", default=faults, help="all | none | comma-separated catalogue ids")
     parser.add_argument("--seed", type=int, default=7, help="world seed (default 7)")
-    parser.add_argument("--dir", default=None, help="folder for the world's files (default: a temporary folder)")
+    parser.add_argument(
+        "--dir", default=None, help=f"folder for the world's files (default: a temporary folder, {kept})"
+    )
 
 
 def _wait_for_signal() -> None:
@@ -47,7 +51,7 @@ def cmd_world_up(args: argparse.Namespace) -> int:
         world.write_config(args.config)
         manifest = world.write_manifest(args.manifest)
         data = world.data
-        print(f"world up: {len(data.nfts)} NFTs, {len(data.blocks)} blocks, {len(data.faults)} faults injected")
+        print(f"world up: {nft_count(data)}, {len(data.blocks)} blocks, {len(data.faults)} faults injected")
         for name, url in world.servers.endpoints().items():
             print(f"  {name:7} {url}")
         print(f"config:   {Path(args.config).resolve()}\nmanifest: {manifest.resolve()}\nfiles:    {directory}")
@@ -90,13 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="world_command", required=True
     )
     up = world.add_parser("up", help="start the local world's servers until SIGINT/SIGTERM")
-    _world_args(up, nfts=40, blocks=20, faults="all")
+    _world_args(up, nfts=40, blocks=20, faults="all", kept="kept")
     up.add_argument("--config", required=True, help="write the pipeline's settings (TOML) here")
     up.add_argument("--manifest", required=True, help="write the ground-truth fault manifest (JSON) here")
     up.add_argument("--db-url", default=None, help="database URL for the world (default: SQLite in --dir)")
     up.set_defaults(handler=cmd_world_up)
     demo = commands.add_parser("demo", help="build a faulty local world, reconcile it, summarize")
-    _world_args(demo, nfts=24, blocks=16, faults="all")
+    _world_args(demo, nfts=24, blocks=16, faults="all", kept="removed at the end")
     demo.set_defaults(handler=cmd_demo)
     run = commands.add_parser(
         "run",

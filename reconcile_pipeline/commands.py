@@ -129,6 +129,7 @@ def blocks_status_command(config: str | None, as_json: bool) -> int:
     print(f"{'block':>6} {'kv':5} {'r2':5} {'ipfs':48} status")
     for block in report["blocks"]:
         ipfs = block["ipfs"] if isinstance(block["ipfs"], str) else str(block["ipfs"])
-        print(f"{block['blockNumber']:>6} {block['kv']!s:5} {block['r2']!s:5} {ipfs:48} {block['status']}")
+        why = f"  ({block['reason']})" if block.get("reason") else ""
+        print(f"{block['blockNumber']:>6} {block['kv']!s:5} {block['r2']!s:5} {ipfs:48} {block['status']}{why}")
     print(f"total {report['totalBlocks']}: " + ", ".join(f"{k} {v}" for k, v in report["summary"].items()))
     return 0
