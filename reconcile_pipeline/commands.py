@@ -10,7 +10,7 @@ import pandas as pd
 
 from .checks.findings import findings_records
 from .outcome import FAILING, OK, outcome_of
-from .settings import load_settings
+from .settings import SettingsError, load_settings
 
 CADENCES = ("immediate", "frequent", "regular", "deep")
 
@@ -110,6 +110,21 @@ async def _block_frames(settings) -> dict[str, pd.DataFrame]:
     return {"blockstore_kv": kv.frame, "blockstore_r2": r2.frame, "blockstore_ipfs": ipfs.frame}
 
 
+BLOCK_STORE_SETTINGS = {  # what `blocks status` cannot do without (defaults are empty)
+    "kv_account_id": "the Cloudflare account of the KV namespace",
+    "kv_namespace_id": "the KV namespace holding the blocks",
+    "r2_endpoint_url": "R2's S3 endpoint, https://ACCOUNT_ID.r2.cloudflarestorage.com",
+}
+
+
+def require_block_store(settings) -> None:
+    """SettingsError naming each ``[blockstore]`` setting that is empty but needed to read KV and R2."""
+    empty = [name for name in BLOCK_STORE_SETTINGS if not getattr(settings.blockstore, name)]
+    if empty:
+        problems = "; ".join(f"[blockstore] {name}: not set ({BLOCK_STORE_SETTINGS[name]})" for name in empty)
+        raise SettingsError(f"bad settings: {problems}")
+
+
 def blocks_status_command(config: str | None, as_json: bool) -> int:
     """Seed 004's GET /api/storage-verify/status: per-block tier presence, complete or not, and a summary."""
     from .checks.block_checks import run_block_checks
@@ -117,6 +132,7 @@ def blocks_status_command(config: str | None, as_json: bool) -> int:
     from .checks.block_status import block_statuses, status_report
 
     settings = load_settings(config)
+    require_block_store(settings)
     frames = asyncio.run(_block_frames(settings))
     blocks = build_block_consistency(frames, settings)
     from .recording import rehydrated_block_numbers
