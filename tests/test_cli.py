@@ -225,22 +225,9 @@ def test_bench_help_says_reconcile_bench():
     assert process.stdout.startswith("usage: reconcile bench ")
 
 
-def _remove_r2_block(settings, number: int) -> None:
-    """A fault made by hand: an S3 DELETE of one block's R2 copy (moto's server)."""
-    import boto3
-
-    from reconcile_pipeline.layers import blocks as fmt
-
-    bs = settings.blockstore
-    s3 = boto3.client("s3", endpoint_url=bs.r2_endpoint_url, region_name="us-east-1",
-                      aws_access_key_id=bs.r2_access_key_id.get_secret_value(),
-                      aws_secret_access_key=bs.r2_secret_access_key.get_secret_value())  # fmt: skip
-    s3.delete_object(Bucket=bs.r2_bucket, Key=fmt.r2_block_key(number))
-
-
 def test_run_exit_status_follows_the_findings(tmp_path, capsys):
     """0 all judged and none failing; 3 a layer down (nothing failing); 1 a failing finding; --exit-zero: 0."""
-    from tests.worldkit import running_world
+    from tests.worldkit import remove_r2_block, running_world
 
     config = str(tmp_path / "reconcile.toml")
     run = ["run", "--cadence", "regular", "--config", config]
@@ -254,7 +241,7 @@ def test_run_exit_status_follows_the_findings(tmp_path, capsys):
         assert main([*run, "--exit-zero"]) == 0
         assert "(--exit-zero)" in capsys.readouterr().err
         world.servers.solana.faults.reset()
-        _remove_r2_block(settings, 2)
+        remove_r2_block(settings, 2)
         assert main([*run, "--json"]) == 1
         printed = json.loads(capsys.readouterr().out)
         assert {(f["check_id"], f["entity_id"], f["status"]) for f in printed} == {("BLOCK_TIER_MISSING", "2", "fail")}
