@@ -65,7 +65,7 @@ def _demo(spec: WorldSpec, folder: Path) -> int:
     with LocalWorld(spec, folder) as world:
         config = world.write_config(folder / "reconcile.toml")
         manifest = json.loads(world.write_manifest(folder / "manifest.json").read_text())
-        print(f"{len(world.data.faults)} faults injected ({nft_count(world.data)}); servers on 127.0.0.1: "
+        print(f"{len(world.data.faults)} faults injected, {nft_count(world.data)}; servers on 127.0.0.1: "
               f"{', '.join(world.servers.endpoints())}")  # fmt: skip
         summary = run_reconciliation(str(config), cadence="demo")
     print("\n" + format_layers(summary.assets))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -24,6 +27,16 @@ def test_demo_exits_zero_and_prints_every_layer(tmp_path, capsys):
     for asset in ("source_images", "solana_metadata_accounts", "ipfs_objects", "blockstore_kv", "blockstore_r2"):
         assert asset in out
     assert list((tmp_path / "data" / "snapshots").glob("*/*.parquet"))
+
+
+def test_demo_without_dir_removes_its_temporary_folder_and_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert main(["demo", "--nfts", "8", "--blocks", "4", "--faults", "DB_DUPLICATE_MINT"]) == 0
+    out = capsys.readouterr().out
+    assert "9 NFTs (8 asked, +1: DB_DUPLICATE_MINT adds a second completed mint for one wallet and level)" in out
+    (folder,) = re.findall(r"removed the temporary folder (\S+) ", out)
+    assert folder.startswith(str(tmp_path / "reconcile-demo-")) and not Path(folder).exists()
+    assert list(tmp_path.glob("reconcile-demo-*")) == []
 
 
 def test_bad_fault_id_is_a_clear_error(capsys):
@@ -100,10 +113,11 @@ def test_ui_binds_loopback_and_stops_with_its_children(tmp_path):
 
     port = 3400 + os.getpid() % 500
     env = os.environ | {"DAGSTER_HOME": str(tmp_path / "home")}
+    log = (tmp_path / "ui.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "reconcile_pipeline.cli", "ui", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         env=env,
         start_new_session=True,
     )
@@ -123,9 +137,15 @@ def test_ui_binds_loopback_and_stops_with_its_children(tmp_path):
         assert not _port_open(f"http://127.0.0.1:{port}")
         leftovers = subprocess.run(["pgrep", "-f", str(tmp_path / "home")], capture_output=True, text=True).stdout
         assert leftovers.strip() == ""
+        # issue 18: the operator sees where the instance is; no supersession warning, no telemetry banner
+        output = (tmp_path / "ui.log").read_text()
+        assert f"reconcile ui: Dagster instance {tmp_path / 'home'} (SQLite); UI on http://127.0.0.1:{port}" in output
+        assert "superseded" not in output and "Telemetry" not in output
+        assert "enabled: false" in (tmp_path / "home" / "dagster.yaml").read_text()
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+        log.close()
 
 
 # -- issue 18: strict settings stop every command; exit statuses; help ------------------------------------
@@ -257,3 +277,49 @@ def test_a_failing_finding_wins_over_unknowns():
     assert outcome_of(findings("unknown", "unknown")).exit_code == 3
     assert outcome_of(findings("unknown", "fail")).exit_code == 1
     assert outcome_of(findings("fail")).describe() == "1 failing finding(s) in 1 check(s)"
+
+
+def test_ui_keeps_its_instance_in_the_working_folder(tmp_path, monkeypatch, capsys):
+    """Without DAGSTER_HOME, `reconcile ui` run from any folder keeps .dagster_home there (not in the repository);
+    an existing dagster.yaml is left as it is."""
+    started = []
+
+    class FakeDagster:
+        pid = 999_999_999
+
+        def __init__(self, command: list[str], **kwargs: object) -> None:
+            started.append((command, kwargs["env"]))
+
+        def wait(self, timeout: float | None = None) -> int:
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", FakeDagster)
+    monkeypatch.setattr(os, "killpg", lambda pid, sig: (_ for _ in ()).throw(ProcessLookupError()))
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: None)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["ui"]) == 0
+    (command, env), home = started[0], tmp_path / ".dagster_home"
+    assert env["DAGSTER_HOME"] == str(home) and command[1:4] == ["-m", "reconcile_pipeline.dagster_dev", "dev"]
+    assert "telemetry off" in capsys.readouterr().err and "enabled: false" in (home / "dagster.yaml").read_text()
+    (home / "dagster.yaml").write_text("# mine\n")
+    assert main(["ui"]) == 0
+    assert (home / "dagster.yaml").read_text() == "# mine\n" and "telemetry off" not in capsys.readouterr().err
+
+
+def test_the_dagster_dev_launcher_drops_only_the_supersession_warning():
+    """The warning as Dagster words it (`supersession_warning`) is dropped; other warnings still show."""
+    code = (
+        "import warnings\n"
+        "import dagster._cli\n"
+        "from dagster._utils.warnings import supersession_warning\n"
+        "from reconcile_pipeline import dagster_dev\n"
+        "def fake_dagster_main():\n"
+        "    supersession_warning('Function `dev_command`', \"Use 'dg dev' instead.\")\n"
+        "    warnings.warn('another warning', FutureWarning)\n"
+        "dagster._cli.main = fake_dagster_main\n"
+        "dagster_dev.main()\n"
+    )
+    process = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, timeout=120)
+    assert process.returncode == 0, process.stderr
+    assert "another warning" in process.stderr and "superseded" not in process.stderr
