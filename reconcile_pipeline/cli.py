@@ -134,12 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     ui = commands.add_parser("ui", help="the Dagster UI and daemon (dagster dev) on 127.0.0.1")
     ui.add_argument("--config", default=None, help="settings TOML (default: RECONCILE_CONFIG / environment)")
     ui.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--port", type=int, default=3000, help="port (default 3000)")
     ui.add_argument(
         "--instance",
         choices=["local", "postgres"],
         default="local",
-        help="local: SQLite under .dagster_home; postgres: dagster.yaml with DAGSTER_PG_* variables",
+        help="local: SQLite under $DAGSTER_HOME, else ./.dagster_home; postgres: dagster.yaml with DAGSTER_PG_*",
     )
     ui.set_defaults(handler=cmd_ui)
     for area in (cli_alerts, cli_bench, cli_repair, cli_report, cli_retention):
