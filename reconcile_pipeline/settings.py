@@ -5,6 +5,10 @@ e.g. ``RECONCILE_IPFS__GATEWAYS='["http://127.0.0.1:8081"]'``), the TOML file (`
 FILE`` or ``RECONCILE_CONFIG``), the defaults below. The defaults mirror seed 000's
 ``consistencyConfig``. Secrets are ``SecretStr``: they print as ``**********`` and are only
 revealed at the client boundary with ``.get_secret_value()``.
+
+Strict (:mod:`.settings_strict`): an unknown TOML section or key, an unknown ``RECONCILE_*`` variable, an
+endpoint URL without an http(s) scheme and a host, or a bad value raises :class:`SettingsError`, one line naming
+each bad setting (and the closest valid name for an unknown one), never its value.
 """
 
 from __future__ import annotations
@@ -120,7 +124,7 @@ class BlockStoreSettings(Section):
     kv_namespace_id: str = ""
     kv_api_token: SecretStr = SecretStr("")
     kv_bulk_size: int = Field(100, ge=1, le=100)
-    r2_endpoint_url: OptionalHttpUrl = ""  # empty: boto3's default endpoint
+    r2_endpoint_url: OptionalHttpUrl = ""  # empty: not configured (building the R2 client says so)
     r2_bucket: str = "vdc"
     r2_region: str = "auto"
     r2_access_key_id: SecretStr = SecretStr("")
