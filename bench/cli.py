@@ -132,9 +132,9 @@ def _replicas_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replica-differences", default="0,1,1000", help="differing rows per case")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m bench") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--results", default="bench/results", help="folder for the JSON results")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -173,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
+    """``prog``: the command's name in usage and help (``reconcile bench`` when run through the CLI)."""
+    args = build_parser(prog).parse_args(argv)
     return args.handler(args)

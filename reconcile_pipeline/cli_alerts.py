@@ -18,7 +18,7 @@ def _config(parser: argparse.ArgumentParser) -> None:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add this area's subcommands to the `reconcile` parser."""
-    alerts = commands.add_parser("alerts", help="alerts: list, deliver, test").add_subparsers(
+    alerts = commands.add_parser("alerts", help="alerts: list, deliver again, send a test").add_subparsers(
         dest="alerts_command", required=True
     )
     listing = alerts.add_parser("list", help="open alerts (the alerts table)")

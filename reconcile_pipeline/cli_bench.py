@@ -1,5 +1,5 @@
 """The `reconcile bench ...` command: the benchmark suite in ``bench/`` (a folder of the repository, not of the
-installed package), run exactly as ``python -m bench ...`` from the repository root."""
+installed package), the same as ``python -m bench ...`` from the repository root (its help says `reconcile bench`)."""
 
 from __future__ import annotations
 
@@ -18,16 +18,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
         sys.path.insert(0, str(REPOSITORY))
     from bench.cli import main
 
-    return main(args.bench_args)
+    return main(args.bench_args, prog="reconcile bench")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `reconcile bench` to the `reconcile` parser; everything after it goes to `python -m bench`."""
     bench = commands.add_parser(
         "bench",
-        help="benchmarks against the sequential baseline (python -m bench --help)",
+        help="benchmarks against the sequential baseline",
         add_help=False,
         prefix_chars="+",  # every option after `bench` belongs to python -m bench
     )
-    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments of python -m bench")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments of reconcile bench (--help)")
     bench.set_defaults(handler=cmd_bench)

@@ -26,7 +26,7 @@ CONFIG_HELP = "settings TOML (default: RECONCILE_CONFIG / environment)"
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `repair plan|apply|queue` to the `reconcile` parser."""
-    repair = commands.add_parser("repair", help="plan, apply and review repairs (DESIGN §5)")
+    repair = commands.add_parser("repair", help="plan, apply and review repairs")
     sub = repair.add_subparsers(dest="repair_command", required=True)
     plan = sub.add_parser(
         "plan", help="read every layer and show the repair plan (one entry per failing finding)",

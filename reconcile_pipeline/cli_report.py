@@ -33,7 +33,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `reconcile report` to the `reconcile` parser."""
     report = commands.add_parser(
-        "report", help="build the consistency report (HTML + Parquet) of a past run, default the latest"
+        "report",
+        help="build a past run's report (HTML + Parquet)",
+        description="Build the consistency report (HTML + Parquet exports) of a past run, by default the latest.",
     )
     report.add_argument("--run", default=None, metavar="RUN_ID", help="the run (default: the latest)")
     report.add_argument("--out", default=None, metavar="DIR", help="write here (default: {data_dir}/reports/RUN_ID)")

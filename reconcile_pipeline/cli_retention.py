@@ -31,7 +31,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `reconcile prune` to the `reconcile` parser."""
-    prune = commands.add_parser("prune", help="remove per-run snapshot files and reports past the retention window")
+    prune = commands.add_parser("prune", help="remove per-run files past the retention window")
     prune.add_argument("--config", default=None, help="settings TOML (default: RECONCILE_CONFIG / environment)")
     prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     prune.add_argument("--json", action="store_true", help="print JSON")

@@ -4,7 +4,7 @@
                      [--repair [--execute] [--approve ACTION_ID ...]]
 
 Prints a verdict per layer, the findings and the recommended actions; exits as `run` does
-(:mod:`.exit_codes`: 0 all judged and none failing, 1 failing, 2 usage, 3 some layer left unknown). With
+(:mod:`.outcome`: 0 all judged and none failing, 1 failing, 2 usage, 3 some layer left unknown). With
 ``--repair`` it applies the entity's plan like `reconcile repair apply` (a dry run unless ``--execute``;
 destructive actions need ``--approve``; a repair that fails or goes to manual review exits 1).
 """
@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from .exit_codes import FAILING, USAGE
+from .outcome import FAILING, USAGE
 
 CONFIG_HELP = "settings TOML (default: RECONCILE_CONFIG / environment)"
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from .layers.http import RetryPolicy
-from .settings import Settings
+from .settings import Settings, SettingsError
+
+R2_ENDPOINT_HINT = "R2's S3 endpoint, https://ACCOUNT_ID.r2.cloudflarestorage.com"
 
 
 def _either(write: SecretStr, read: SecretStr) -> str:
@@ -119,6 +121,8 @@ def _r2(settings: Settings, access_key_id: str, secret_access_key: str):
     from .layers.r2 import R2Client
 
     bs = settings.blockstore
+    if not bs.r2_endpoint_url:  # boto3 would only say "Invalid endpoint: "
+        raise SettingsError(f"bad settings: [blockstore] r2_endpoint_url: not set ({R2_ENDPOINT_HINT})")
     return R2Client(
         bs.r2_endpoint_url,
         bs.r2_bucket,

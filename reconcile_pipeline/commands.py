@@ -11,8 +11,9 @@ import pandas as pd
 
 from . import execution
 from .checks.findings import findings_records
+from .outcome import FAILING, OK, outcome_of
 from .progress import finish, make_progress
-from .settings import load_settings
+from .settings import SettingsError, load_settings
 
 CADENCES = ("immediate", "frequent", "regular", "deep")
 
@@ -34,13 +35,16 @@ def run_command(
     *,
     ephemeral: bool = False,
     quiet: bool = False,
+    exit_zero: bool = False,
 ) -> int:
     """One reconciliation over the cadence's scope (as its schedule or sensor runs it), then its alerts.
 
     The deep cadence runs every shard of the deep scan in sequence (or ``shard``, ``INDEX/COUNT``, alone)
     and prints the union of their findings. The runs are recorded in the Dagster instance of
     ``DAGSTER_HOME`` (:mod:`.execution`; ``ephemeral``: in none); on a terminal, progress goes to stderr
-    (:mod:`.progress`) unless ``quiet``."""
+    (:mod:`.progress`) unless ``quiet``. Exit status (:mod:`.outcome`): 0 all judged, none failing; 1 a
+    failing finding or a failed run; 2 usage or settings; 3 nothing failing but some checks unknown.
+    ``exit_zero``: 0 whatever the findings (1 only for a failed run), as before exit statuses existed."""
     from .runner import deep_summary, run_cadence, run_deep
     from .shards import Shard
 
@@ -71,19 +75,23 @@ def run_command(
     if len(parts) > 1:  # a CID or a level (SOURCE_MISSING_ACTIVE_NFT) two shards' rows name: once in the union
         keys = ["check_id", "entity_type", "entity_id", "status"]
         findings = pd.concat(parts, ignore_index=True).drop_duplicates(keys, ignore_index=True)
+    outcome = outcome_of(findings)
     if as_json:
         json.dump(findings_records(findings), sys.stdout, indent=2, default=str)
         print()
     else:
         print(findings_table(findings))
         failed_checks = [name for name, check in summary.checks.items() if not check["passed"]]
-        fail, unknown = int((findings["status"] == "fail").sum()), int((findings["status"] == "unknown").sum())
         print(
-            f"\nrun {summary.run_id} ({summary.scope}): {fail} failing, {unknown} unknown findings; "
-            f"expectations not met: {', '.join(failed_checks) or 'none'}\nfindings: {meta['path']}"
+            f"\nrun {summary.run_id} ({summary.scope}): {outcome.failing} failing, {outcome.unknown} unknown "
+            f"findings; expectations not met: {', '.join(failed_checks) or 'none'}\nfindings: {meta['path']}"
         )
         print(alerts_line(summary.alerts))
-    return 0 if summary.success else 1
+    if not summary.success:
+        return FAILING
+    code = OK if exit_zero else outcome.exit_code
+    print(f"reconcile: exit {code}: {outcome.describe()}" + (" (--exit-zero)" if exit_zero else ""), file=sys.stderr)
+    return code
 
 
 def judged_findings(assets: dict, path: str) -> pd.DataFrame:
@@ -117,6 +125,21 @@ async def _block_frames(settings) -> dict[str, pd.DataFrame]:
     return {"blockstore_kv": kv.frame, "blockstore_r2": r2.frame, "blockstore_ipfs": ipfs.frame}
 
 
+BLOCK_STORE_SETTINGS = {  # what `blocks status` cannot do without (defaults are empty)
+    "kv_account_id": "the Cloudflare account of the KV namespace",
+    "kv_namespace_id": "the KV namespace holding the blocks",
+    "r2_endpoint_url": "R2's S3 endpoint, https://ACCOUNT_ID.r2.cloudflarestorage.com",
+}
+
+
+def require_block_store(settings) -> None:
+    """SettingsError naming each ``[blockstore]`` setting that is empty but needed to read KV and R2."""
+    empty = [name for name in BLOCK_STORE_SETTINGS if not getattr(settings.blockstore, name)]
+    if empty:
+        problems = "; ".join(f"[blockstore] {name}: not set ({BLOCK_STORE_SETTINGS[name]})" for name in empty)
+        raise SettingsError(f"bad settings: {problems}")
+
+
 def blocks_status_command(config: str | None, as_json: bool) -> int:
     """Seed 004's GET /api/storage-verify/status: per-block tier presence, complete or not, and a summary.
 
@@ -128,6 +151,7 @@ def blocks_status_command(config: str | None, as_json: bool) -> int:
     from .recording import rehydrated_block_numbers
 
     settings = load_settings(config)
+    require_block_store(settings)
     frames = asyncio.run(_block_frames(settings))
     blocks = build_block_consistency(frames, settings)
     unreadable = unreadable_tiers(frames)
@@ -147,7 +171,8 @@ def _print_block_status(report: dict) -> None:
     print(f"{'block':>6} {'kv':5} {'r2':5} {'ipfs':48} status")
     for block in report["blocks"]:
         ipfs = block["ipfs"] if isinstance(block["ipfs"], str) else str(block["ipfs"])
-        print(f"{block['blockNumber']:>6} {block['kv']!s:5} {block['r2']!s:5} {ipfs:48} {block['status']}")
+        why = f"  ({block['reason']})" if block.get("reason") else ""
+        print(f"{block['blockNumber']:>6} {block['kv']!s:5} {block['r2']!s:5} {ipfs:48} {block['status']}{why}")
     for tier, reason in report["unreadable"].items():
         print(f"{tier}: could not be read ({reason})")
     total = report["totalBlocks"]

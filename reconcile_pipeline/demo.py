@@ -1,12 +1,14 @@
 """`reconcile demo`: a small world with every fault, the whole reconciliation in process, a summary.
 
 Prints each layer's read status and row count, the findings by check, and how the findings compare
-with the world's manifest (the ground truth of the injected faults).
+with the world's manifest (the ground truth of the injected faults). Without ``--dir`` the world lives in a
+temporary folder that is removed at the end.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pandas as pd
 
 from .commands import findings_table
 from .runner import run_reconciliation
+from .sandbox.build import nft_count
 from .sandbox.world import LocalWorld
 from .sandbox.worlddata import WorldSpec
 from .snapshots import SNAPSHOT_NAMES
@@ -42,14 +45,28 @@ def compare_with_manifest(findings: pd.DataFrame, manifest: dict) -> str:
 
 
 def run_demo(spec: WorldSpec, directory: str | None = None) -> int:
-    folder = Path(directory or tempfile.mkdtemp(prefix="reconcile-demo-"))
+    """The demo in ``directory`` (kept), else in a temporary folder removed at the end (the command says so)."""
+    if directory is not None:
+        code = _demo(spec, Path(directory))
+        print(f"\nfiles: {directory} (reconcile.toml, manifest.json, data/snapshots/*/<run>.parquet)")
+        return code
+    folder = Path(tempfile.mkdtemp(prefix="reconcile-demo-"))
+    try:
+        return _demo(spec, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"\nremoved the temporary folder {folder} (--dir DIR keeps the world's files, settings and Parquet)")
+
+
+def _demo(spec: WorldSpec, folder: Path) -> int:
     print(
         f"building a world: {spec.nfts} NFTs, {spec.blocks} blocks, {len(spec.faults)} fault kinds (seed {spec.seed})"
     )
     with LocalWorld(spec, folder) as world:
         config = world.write_config(folder / "reconcile.toml")
         manifest = json.loads(world.write_manifest(folder / "manifest.json").read_text())
-        print(f"{len(world.data.faults)} faults injected; servers on 127.0.0.1: {', '.join(world.servers.endpoints())}")
+        print(f"{len(world.data.faults)} faults injected, {nft_count(world.data)}; servers on 127.0.0.1: "
+              f"{', '.join(world.servers.endpoints())}")  # fmt: skip
         summary = run_reconciliation(str(config), cadence="demo")
     print("\n" + format_layers(summary.assets))
     findings_meta = summary.assets.get("consistency_findings")
@@ -59,5 +76,4 @@ def run_demo(spec: WorldSpec, directory: str | None = None) -> int:
     findings = pd.read_parquet(findings_meta["path"])
     print("\n" + findings_table(findings))
     print("\n" + compare_with_manifest(findings, manifest))
-    print(f"\nfiles: {folder} (reconcile.toml, manifest.json, data/snapshots/*/<run>.parquet)")
     return 0 if summary.success else 1

@@ -2,8 +2,9 @@
 
 By default the CLI's runs (`reconcile run`, `reconcile verify`, the record of `reconcile repair apply`) go to
 the Dagster instance ``DAGSTER_HOME`` names, or, when it is unset, to the default home `reconcile ui` uses
-(``.dagster_home`` beside the package): the UI then shows their runs, materializations and asset check
-results. ``--ephemeral`` keeps the old behaviour (an in-memory instance per run, nothing kept).
+(``.dagster_home`` in the working folder, never the repository's when run from elsewhere): the UI then shows
+their runs, materializations and asset check results. ``--ephemeral`` keeps the old behaviour (an in-memory
+instance per run, nothing kept).
 
 :func:`using` sets, for the code inside it, the instance :func:`..runner.materialize_in_process` runs on and
 a listener that sees each event of the run as it is written (the progress display). Outside it (tests,
@@ -22,7 +23,11 @@ from pathlib import Path
 from dagster import DagsterInstance
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_HOME = REPO_ROOT / ".dagster_home"
+
+
+def default_home() -> Path:
+    """``.dagster_home`` in the working folder: where the CLI and `reconcile ui` keep runs without DAGSTER_HOME."""
+    return Path.cwd() / ".dagster_home"
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ def current() -> Execution:
 
 def dagster_home() -> Path:
     """The folder ``DAGSTER_HOME`` names, else the default home of `reconcile ui`; created if missing."""
-    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_HOME).resolve()
+    home = Path(os.environ.get("DAGSTER_HOME") or default_home()).resolve()
     home.mkdir(parents=True, exist_ok=True)
     return home
 

@@ -26,6 +26,7 @@ from .defs.assets import SNAPSHOT_ASSETS
 from .defs.deep import partition_key
 from .defs.deep_graph import DEEP_SHARDS
 from .defs.gx_checks import GX_CHECKS
+from .defs.outcome import OUTCOME_CHECK_NAMES
 from .layers.errors import LayerError
 from .settings import load_settings
 from .shard_plan import deep_shard_scopes
@@ -42,10 +43,11 @@ class RunSummary:
     run_id: str
     success: bool
     assets: dict[str, dict] = field(default_factory=dict)  # asset -> materialization metadata (plain values)
-    checks: dict[str, dict] = field(default_factory=dict)  # check -> {passed, severity, metadata}
+    checks: dict[str, dict] = field(default_factory=dict)  # expectation check -> {passed, severity, metadata}
     scope: str = ""  # the scope's summary (cadence runs)
     alerts: dict = field(default_factory=dict)  # what the alert engine did after the run
     shards: list[RunSummary] = field(default_factory=list)  # a sharded deep scan: one run per shard, in order
+    outcome: dict[str, dict] = field(default_factory=dict)  # the outcome checks (defs/outcome.py), the same shape
 
 
 def _plain(metadata: dict) -> dict:
@@ -80,7 +82,8 @@ def _summary(result) -> RunSummary:
         materialization = event.event_specific_data.materialization
         summary.assets[materialization.asset_key.path[-1]] = _plain(materialization.metadata)  # deep/x: x
     for evaluation in result.get_asset_check_evaluations():
-        summary.checks[evaluation.check_name] = {
+        into = summary.outcome if evaluation.check_name in OUTCOME_CHECK_NAMES else summary.checks
+        into[evaluation.check_name] = {
             "passed": evaluation.passed,
             "severity": evaluation.severity.value,
             "metadata": _plain(evaluation.metadata),
@@ -184,4 +187,4 @@ def deep_summary(summaries: list[RunSummary]) -> RunSummary:
     last = summaries[-1]
     success = all(summary.success for summary in summaries)
     scope = f"deep scan in {len(summaries)} shards (the last: {last.scope})"
-    return RunSummary(last.run_id, success, last.assets, last.checks, scope, last.alerts, summaries)
+    return RunSummary(last.run_id, success, last.assets, last.checks, scope, last.alerts, summaries, last.outcome)

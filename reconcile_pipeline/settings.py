@@ -5,6 +5,10 @@ e.g. ``RECONCILE_IPFS__GATEWAYS='["http://127.0.0.1:8081"]'``), the TOML file (`
 FILE`` or ``RECONCILE_CONFIG``), the defaults below. The defaults mirror seed 000's
 ``consistencyConfig``. Secrets are ``SecretStr``: they print as ``**********`` and are only
 revealed at the client boundary with ``.get_secret_value()``.
+
+Strict (:mod:`.settings_strict`): an unknown TOML section or key, an unknown ``RECONCILE_*`` variable, an
+endpoint URL without an http(s) scheme and a host, or a bad value raises :class:`SettingsError`, one line naming
+each bad setting (and the closest valid name for an unknown one), never its value.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,11 +25,28 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .settings_strict import (
+    HttpUrl,
+    OptionalHttpUrl,
+    database_url,
+    http_url,
+    read_toml,
+    unknown_env_names,
+    unknown_toml_keys,
+    validation_problems,
+)
+
 METAPLEX_METADATA_PROGRAM = "metaqbxxUerdq28cj1RbAWkYQm3ybzjb6a8bt518x1s"
 LEVEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$"
 
 
-class SourceImageSettings(BaseModel):
+class Section(BaseModel):
+    """A settings section: an unknown key is an error (settings are strict: see settings_strict.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceImageSettings(Section):
     assets_dir: Path = Path("assets/images")
     backup_dir: Path = Path("backup/assets/images")
     supported_levels: list[str] = ["Bronze", "Silver", "Gold", "Platinum"]
@@ -46,7 +67,7 @@ class SourceImageSettings(BaseModel):
         return levels
 
 
-class HttpSettings(BaseModel):
+class HttpSettings(Section):
     """Timeouts, retries and caps shared by the HTTP clients (seed 000 `verification`)."""
 
     timeout_s: float = 30.0  # immediateCheckTimeout
@@ -56,8 +77,8 @@ class HttpSettings(BaseModel):
     max_concurrency_per_host: int = Field(64, ge=1)  # IPFS gateway requests in flight per gateway (see README)
 
 
-class SolanaSettings(BaseModel):
-    rpc_url: str = "https://api.mainnet-beta.solana.com"
+class SolanaSettings(Section):
+    rpc_url: HttpUrl = "https://api.mainnet-beta.solana.com"
     commitment: str = "confirmed"
     metadata_program_id: str = METAPLEX_METADATA_PROGRAM
     update_authority: str = ""
@@ -68,8 +89,8 @@ class SolanaSettings(BaseModel):
     window_s: float = 10.0
 
 
-class IpfsSettings(BaseModel):
-    gateways: list[str] = ["https://gateway.pinata.cloud", "https://ipfs.io", "https://dweb.link"]
+class IpfsSettings(Section):
+    gateways: list[HttpUrl] = ["https://gateway.pinata.cloud", "https://ipfs.io", "https://dweb.link"]
     min_gateways: int = 2  # k of n for IPFS_PROPAGATION_PARTIAL
     max_bytes: int = 10 * 1024 * 1024
     max_json_bytes: int = 1024 * 1024
@@ -93,24 +114,30 @@ class IpfsSettings(BaseModel):
         return value
 
 
-class PinataSettings(BaseModel):
-    api_url: str = "https://api.pinata.cloud"
+class PinataSettings(Section):
+    api_url: HttpUrl = "https://api.pinata.cloud"
     jwt: SecretStr = SecretStr("")
     page_limit: int = Field(1000, ge=1, le=1000)
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(Section):
     url: SecretStr = SecretStr("sqlite:///data/reconcile.db")
     echo: bool = False
 
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, value: SecretStr) -> SecretStr:
+        database_url(value.get_secret_value())
+        return value
 
-class BlockStoreSettings(BaseModel):
-    kv_api_url: str = "https://api.cloudflare.com/client/v4"
+
+class BlockStoreSettings(Section):
+    kv_api_url: HttpUrl = "https://api.cloudflare.com/client/v4"
     kv_account_id: str = ""
     kv_namespace_id: str = ""
     kv_api_token: SecretStr = SecretStr("")
     kv_bulk_size: int = Field(100, ge=1, le=100)
-    r2_endpoint_url: str = ""
+    r2_endpoint_url: OptionalHttpUrl = ""  # empty: not configured (building the R2 client says so)
     r2_bucket: str = "vdc"
     r2_region: str = "auto"
     r2_access_key_id: SecretStr = SecretStr("")
@@ -119,7 +146,7 @@ class BlockStoreSettings(BaseModel):
     hash_fields: list[str] = ["blockNumber", "timestamp", "previousHash", "transactions", "merkleRoot"]
 
 
-class ReconciliationSettings(BaseModel):
+class ReconciliationSettings(Section):
     """The four cadences (issue 6, seed 000 `reconciliation`); schedules derive their cron strings from these."""
 
     frequent_interval_s: int = Field(300, ge=60)
@@ -135,7 +162,7 @@ class ReconciliationSettings(BaseModel):
     deep_shard_size: int = Field(100_000, ge=1)  # operations (or blocks) per shard of the deep scan (issue 8)
 
 
-class AlertSettings(BaseModel):
+class AlertSettings(Section):
     """Alert rules and channels (issue 6, seed 000 `alerting`); the log channel is always on."""
 
     consistency_failure_threshold: int = Field(3, ge=1)  # consecutive failing runs before an alert
@@ -148,8 +175,14 @@ class AlertSettings(BaseModel):
     elevated_failure_rate: float = Field(0.2, gt=0, le=1)  # share of entities failing on one layer: a warning
     notify_info: bool = False  # informational notices go to the webhooks too (the log always gets them)
 
+    @field_validator("webhook_url", "slack_webhook_url")
+    @classmethod
+    def _webhook_urls(cls, value: SecretStr) -> SecretStr:
+        http_url(value.get_secret_value(), optional=True, secret=True)
+        return value
 
-class RepairSettings(BaseModel):
+
+class RepairSettings(Section):
     """Repairs (issue 5): plan, apply, verify; and the write credentials repairs use (issue 9).
 
     Repairs write the platform's layers with credentials of their own, so the snapshots can run with
@@ -173,8 +206,14 @@ class RepairSettings(BaseModel):
     # a Pinata JWT allowed to pin (pinFileToIPFS); empty: [pinata] jwt
     pinata_write_jwt: SecretStr = SecretStr("")
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr) -> SecretStr:
+        database_url(value.get_secret_value(), optional=True)
+        return value
 
-class ReportSettings(BaseModel):
+
+class ReportSettings(Section):
     """Consistency reports (issue 7)."""
 
     worst_entities: int = Field(20, ge=0)  # entities listed with their findings
@@ -219,28 +258,52 @@ class Settings(BaseSettings):
 
 
 class SettingsError(ValueError):
-    """Bad settings: says which file and which field."""
+    """Bad settings, in one line: which file (if any), which setting, what is wrong (never a secret's value)."""
+
+
+def _where(path: Path | None) -> str:
+    return f" in {path}" if path is not None else ""
+
+
+def check_environment() -> None:
+    """SettingsError if the ``RECONCILE_*`` variables alone (``RECONCILE_CONFIG`` aside) are bad settings: for the
+    commands that write their own settings file (``world``, ``demo``, ``bench``), which the environment overrides."""
+    previous = os.environ.pop("RECONCILE_CONFIG", None)
+    try:
+        load_settings()
+    finally:
+        if previous is not None:
+            os.environ["RECONCILE_CONFIG"] = previous
 
 
 def load_settings(config: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
-    """Read settings from the environment and, if given (or ``RECONCILE_CONFIG`` is set), a TOML file."""
+    """Read settings from the environment and, if given (or ``RECONCILE_CONFIG`` is set), a TOML file.
+
+    Strict: an unknown TOML section or key, an unknown ``RECONCILE_*`` variable, a bad URL or value
+    raises :class:`SettingsError` naming each bad setting on one line."""
     from pydantic import ValidationError
 
-    path = Path(config) if config else None
+    previous = os.environ.get("RECONCILE_CONFIG")
+    path = Path(config) if config else (Path(previous) if previous else None)
     if path is not None and not path.is_file():
         raise SettingsError(f"config file not found: {path}")
-    previous = os.environ.get("RECONCILE_CONFIG")
     try:
-        if path is not None:
+        document = read_toml(path) if path is not None else {}
+    except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
+        raise SettingsError(f"cannot read settings from {path}: {exc}") from None
+    problems = unknown_toml_keys(Settings, document) + unknown_env_names(Settings)
+    if problems:
+        raise SettingsError(f"bad settings{_where(path)}: " + "; ".join(problems))
+    try:
+        if config:
             os.environ["RECONCILE_CONFIG"] = str(path)
         return Settings(**overrides)
     except ValidationError as exc:
-        where = f" in {path or previous}" if (path or previous) else ""
-        raise SettingsError(f"invalid settings{where}:\n{exc}") from None
-    except Exception as exc:  # tomllib.TOMLDecodeError and friends
-        raise SettingsError(f"cannot read settings from {path or previous}: {exc}") from None
+        raise SettingsError(f"bad settings{_where(path)}: " + "; ".join(validation_problems(Settings, exc))) from None
+    except Exception as exc:  # anything else a source raises
+        raise SettingsError(f"cannot read settings from {path}: {exc}") from None
     finally:
-        if path is not None:
+        if config:
             if previous is None:
                 os.environ.pop("RECONCILE_CONFIG", None)
             else:

@@ -1,5 +1,5 @@
 """What `reconcile verify` and the ``verify_entity`` job say about one entity: a verdict per layer, the
-findings, the recommended actions (the repair plan), the exit status (:mod:`.exit_codes`).
+findings, the recommended actions (the repair plan), the exit status (:mod:`.outcome`).
 
 A layer's verdict: ``unknown`` when a snapshot of it could not be read (with the cause) or a check on it was
 left unknown, ``fail`` when a failing finding names it, ``skipped`` when nothing of the entity lives there,
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .exit_codes import judged_exit_code
+from .outcome import judged_exit_code
 from .verify import Verification
 
 

@@ -524,6 +524,10 @@ def test_status_report_is_shaped_like_the_seed() -> None:
     assert (by_number[1]["r2"], by_number[1]["status"]) == (False, "partial")
     assert (by_number[3]["ipfs"], by_number[3]["status"]) == (False, "partial")
     assert by_number[4]["status"] == "rehydrated"
+    assert by_number[1]["reason"] == "r2: read, no copy; the kv copy validates: rehydration source"
+    assert by_number[2]["reason"] == "r2: other bytes than the kv copy; the kv copy validates: rehydration source"
+    assert by_number[3]["reason"].startswith("ipfs: ") and by_number[3]["reason"].endswith("rehydration source")
+    assert "reason" not in by_number[4] and pd.isna(table.set_index("block_number").loc[0, "reason"])
     assert table.set_index("block_number").loc[2, "problems"] == ["BLOCK_TIER_DIVERGENT"]
     json.dumps(report)  # JSON-ready
     assert pd.read_parquet(io.BytesIO(table.to_parquet()))["ipfs"].tolist() == [True, True, True, False, True, True]

@@ -113,3 +113,43 @@ def test_job_runs_on_the_postgres_instance(tmp_path, pg_db_url):
     engine.dispose()
     assert runs == ["SUCCESS"]
     assert materialized == len(SNAPSHOTS)
+
+
+def test_outcome_checks_are_on_both_graphs():
+    from dagster import AssetCheckKey, AssetKey
+
+    checks = defs.resolve_asset_graph().asset_check_keys
+    for prefix in ([], ["deep"]):
+        key = AssetKey([*prefix, "consistency_findings"])
+        assert {AssetCheckKey(key, "every_check_judged"), AssetCheckKey(key, "no_failing_findings")} <= checks
+
+
+def test_a_run_with_an_unreadable_layer_is_not_a_plain_success(tmp_path):
+
+    """Dagster's in-process execution: the outcome checks (severity ERROR) fail on unknowns, pass when all is read."""
+    from reconcile_pipeline.runner import run_reconciliation
+    from tests.worldkit import remove_r2_block
+
+    config = str(tmp_path / "reconcile.toml")
+    with running_world(tmp_path, seed=6, nfts=6, blocks=4, faults="none") as (world, settings):
+        world.servers.solana.faults.mode = "down"
+        down = run_reconciliation(config, cadence="regular")
+        world.servers.solana.faults.reset()
+        healed = run_reconciliation(config, cadence="regular")
+        remove_r2_block(settings, 1)
+        broken = run_reconciliation(config, cadence="regular")
+    judged, failing = down.outcome["every_check_judged"], down.outcome["no_failing_findings"]
+    assert down.success and not judged["passed"] and judged["severity"] == "ERROR"
+    assert judged["metadata"]["exit_code"] == 3 and judged["metadata"]["unknown"] > 0
+    assert {"CHAIN_METADATA_MUTABLE", "CHAIN_URI_MISMATCH"} <= set(judged["metadata"]["unknown_checks"])
+    assert "solana" in judged["metadata"]["unreadable_layers"]
+    assert failing["passed"] and failing["metadata"]["failing"] == 0
+    assert "every_check_judged" not in down.checks  # the expectation checks are apart
+    assert {name: check["passed"] for name, check in healed.outcome.items()} == {
+        "every_check_judged": True, "no_failing_findings": True
+    }
+    assert healed.outcome["every_check_judged"]["metadata"]["exit_code"] == 0
+    failing = broken.outcome["no_failing_findings"]
+    assert not failing["passed"] and failing["severity"] == "ERROR" and failing["metadata"]["exit_code"] == 1
+    assert failing["metadata"]["failing_checks"] == ["BLOCK_TIER_MISSING"]
+    assert broken.outcome["every_check_judged"]["passed"]

@@ -77,7 +77,7 @@ def test_a_layer_down_gives_unknowns_not_failures(tmp_path):
 
 def test_run_json_prints_the_findings_array(tmp_path, capsys):
     with running_world(tmp_path, seed=5, nfts=8, blocks=6, faults="IPFS_NOT_PINNED,PENDING_COUNT_DRIFT") as (w, s):
-        assert main(["run", "--cadence", "regular", "--config", str(tmp_path / "reconcile.toml"), "--json"]) == 0
+        assert main(["run", "--cadence", "regular", "--config", str(tmp_path / "reconcile.toml"), "--json"]) == 1
         truth = expected_findings(w.manifest())
     printed = json.loads(capsys.readouterr().out)
     assert {(f["check_id"], f["entity_type"], f["entity_id"]) for f in printed} == truth

@@ -18,7 +18,7 @@ from PIL import Image
 
 from reconcile_pipeline.layers import blocks as fmt
 from reconcile_pipeline.layers.cid import is_cid, parse_ipfs_uri
-from reconcile_pipeline.sandbox.build import ALL_FAULTS, build_world, manifest
+from reconcile_pipeline.sandbox.build import ALL_FAULTS, build_world, manifest, nft_count
 from reconcile_pipeline.sandbox.worlddata import WorldSpec
 from tests.worldkit import running_world, snapshot_frames
 
@@ -212,3 +212,15 @@ def test_a_world_too_small_lists_skipped_faults():
 def test_unknown_fault_ids_are_refused():
     with pytest.raises(ValueError, match="unknown fault ids"):
         build_world(WorldSpec(faults=["NOT_A_FAULT"]))
+
+
+def test_the_nft_count_says_why_a_world_has_more_nfts_than_asked():
+    """`world up --nfts 40` with every fault: 41 NFTs, and the fault that added one says so (issue 18)."""
+    faulty = build_world(WorldSpec(seed=7, nfts=40, blocks=20, faults=["all"]))
+    assert len(faulty.nfts) == 41
+    assert nft_count(faulty) == (
+        "41 NFTs (40 asked, +1: DB_DUPLICATE_MINT adds a second completed mint for one wallet and level)"
+    )
+    assert nft_count(build_world(WorldSpec(seed=7, nfts=40, blocks=20, faults=[]))) == "40 NFTs"
+    others = [fault for fault in ALL_FAULTS if fault != "DB_DUPLICATE_MINT"]
+    assert nft_count(build_world(WorldSpec(seed=7, nfts=40, blocks=20, faults=others))) == "40 NFTs"

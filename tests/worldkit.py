@@ -49,3 +49,16 @@ def expected_findings(manifest: dict, check_ids: tuple[str, ...] | None = None) 
 def finding_keys(findings: pd.DataFrame, status: str = "fail") -> set[tuple[str, str, str]]:
     rows = findings[findings["status"] == status]
     return set(zip(rows["check_id"], rows["entity_type"], rows["entity_id"].astype(str), strict=True))
+
+
+def remove_r2_block(settings, number: int) -> None:
+    """A fault made by hand: an S3 DELETE of one block's R2 copy (moto's server)."""
+    import boto3
+
+    from reconcile_pipeline.layers import blocks as fmt
+
+    bs = settings.blockstore
+    s3 = boto3.client("s3", endpoint_url=bs.r2_endpoint_url, region_name="us-east-1",
+                      aws_access_key_id=bs.r2_access_key_id.get_secret_value(),
+                      aws_secret_access_key=bs.r2_secret_access_key.get_secret_value())  # fmt: skip
+    s3.delete_object(Bucket=bs.r2_bucket, Key=fmt.r2_block_key(number))

@@ -10,6 +10,9 @@ Statuses (seed 004 "Verification States"), decided from ``block_consistency``:
 - ``unknown``: nothing is known to be wrong but a tier could not be read (unknown is not missing;
   an addition to the seed's four states).
 
+Each block not ok has a ``reason``: what each tier lacks (``r2: read, no copy``, ``ipfs: not found on any
+gateway``, a tier that could not be read), which copy holds other bytes, and the rehydration source.
+
 Chain integrity (hash, links, Merkle root) is reported by the findings, not by this status: a block
 whose three tiers agree on a tampered copy is ``ok`` here and BLOCK_HASH_INVALID there.
 :func:`status_report` is shaped like seed 004's ``GET /api/storage-verify/status``; given the tiers that could
@@ -29,7 +32,10 @@ import pandas as pd
 from .block_join import FRAME_NAMES, PRESENT, TIERS, UNKNOWN_STATES, tier_readability
 
 STATUSES = ("ok", "partial", "rehydrated", "failed", "unknown")
-STATUS_COLUMNS = ["block_number", "kv", "r2", "ipfs", "ipfs_cid", "complete", "status", "source_tier", "problems"]
+STATUS_COLUMNS = [
+    "block_number", "kv", "r2", "ipfs", "ipfs_cid", "complete", "status", "source_tier", "problems", "reason",
+]  # fmt: skip
+NOT_OK = ("partial", "failed", "unknown")
 
 
 def _presence(blocks: pd.DataFrame, tier: str) -> pd.Series:
@@ -54,13 +60,45 @@ def _failing_checks(findings: pd.DataFrame | None, numbers: pd.Series) -> pd.Ser
     return pd.Series([by_block.get(k, []) for k in keys], index=numbers.index, dtype=object)
 
 
+def _reason(row: dict, status: str) -> str:
+    """Why one block is partial, failed or unknown (its tiers' problems, then what can be done)."""
+    source = row["source_tier"] if isinstance(row["source_tier"], str) else None
+    source_core = row[f"{source}_core_sha256"] if source else None
+    cores = {row[f"{t}_core_sha256"] for t in TIERS if row[f"{t}_status"] == PRESENT}
+    parts = []
+    for tier in TIERS:
+        if row[f"{tier}_status"] != PRESENT:
+            parts.append(row[f"{tier}_reason"] or f"{tier}: {row[f'{tier}_status']}")
+        elif source and tier != source and row[f"{tier}_core_sha256"] != source_core:
+            parts.append(f"{tier}: other bytes than the {source} copy")
+    if not source and len(cores) > 1:
+        parts.append("the copies disagree")
+    if status == "partial":
+        parts.append(f"the {source} copy validates: rehydration source")
+    elif status == "failed":
+        parts.append("no copy validates: manual recovery")
+    return "; ".join(parts)
+
+
+def _reasons(blocks: pd.DataFrame, status: np.ndarray) -> np.ndarray:
+    """A reason for each block not ok, None for the others (only those rows are looked at)."""
+    out = np.full(len(blocks), None, dtype=object)
+    rows = np.flatnonzero(np.isin(status, NOT_OK))
+    if len(rows):
+        columns = ["source_tier", *(f"{t}_{name}" for t in TIERS for name in ("status", "reason", "core_sha256"))]
+        records = blocks.iloc[rows][columns].to_dict("records")
+        out[rows] = [_reason(record, status[i]) for i, record in zip(rows, records, strict=True)]
+    return out
+
+
 def block_statuses(
     block_consistency: pd.DataFrame,
     findings: pd.DataFrame | None = None,
     rehydrated: Iterable[int] | None = None,
 ) -> pd.DataFrame:
     """One row per block: kv, r2, ipfs (present: True, absent: False, could not be read: None), ipfs_cid (when
-    present), complete, status, source_tier, problems (the failing block checks from ``findings``, if given)."""
+    present), complete, status, source_tier, problems (the failing block checks from ``findings``, if given),
+    reason (why a block is partial, failed or unknown; None when ok or rehydrated)."""
     blocks = block_consistency
     kv, r2 = _presence(blocks, "kv"), _presence(blocks, "r2")
     ipfs = _presence(blocks, "ipfs")
@@ -79,6 +117,7 @@ def block_statuses(
         "complete": complete.to_numpy(), "status": status,
         "source_tier": blocks["source_tier"].to_numpy(),
         "problems": _failing_checks(findings, blocks["block_number"]).to_numpy(),
+        "reason": _reasons(blocks, status),
     })  # fmt: skip
     return frame[STATUS_COLUMNS]
 
@@ -92,12 +131,14 @@ EXIT_OK, EXIT_FAILING, EXIT_UNKNOWN = 0, 1, 3
 
 def status_report(statuses: pd.DataFrame, unreadable: dict[str, str] | None = None) -> dict:
     """Seed 004's ``GET /api/storage-verify/status`` body (plus ``status`` per block and an ``unknown`` count):
-    ``ipfs`` is the CID when the IPFS copy is present, else False (absent) or None (could not be read).
-    ``unreadable``: tier -> why it could not be read at all (``totalBlocks`` is None without KV)."""
+    ``ipfs`` is the CID when the IPFS copy is present, else False (absent) or None (could not be read); a block
+    not ok also has its ``reason``. ``unreadable``: tier -> why it could not be read at all (``totalBlocks`` is
+    None without KV)."""
     blocks = [
         {"blockNumber": int(row.block_number), "kv": _plain(row.kv), "r2": _plain(row.r2),
          "ipfs": row.ipfs_cid if row.ipfs is True else _plain(row.ipfs),
          "complete": _plain(row.complete), "status": row.status}
+        | ({"reason": row.reason} if isinstance(row.reason, str) else {})
         for row in statuses.sort_values("block_number").itertuples(index=False)
     ]  # fmt: skip
     complete = statuses["complete"]

@@ -1,15 +1,18 @@
 """Consistency assets: the joined frames, the findings of every check, and the audit trail.
 
 Thin wiring: each asset calls a pure function of ``checks/`` over the snapshot frames. The GX
-suites on the joined frames are asset checks (``defs/gx_checks.py``). The findings are those the run's scope
-judges (:mod:`..checks.scoped`, the scope from the run's tags: the immediate sensor's, the schedules' and the
-CLI's runs alike): a shard of the deep scan other than the home shard drops its findings on the whole
+suites on the joined frames are asset checks (``defs/gx_checks.py``); the run's outcome (every check judged,
+none failing) is two asset checks on ``consistency_findings`` (``defs/outcome.py``). The findings are those the
+run's scope judges (:mod:`..checks.scoped`, the scope from the run's tags: the immediate sensor's, the schedules'
+and the CLI's runs alike): a shard of the deep scan other than the home shard drops its findings on the whole
 population's entities, a run that read some blocks or none judges neither ``vdc:latest`` nor the pending queue,
 before they are written, alerted or repaired.
 """
 
+from collections.abc import Iterator
+
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
+from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, MetadataValue, Output, asset
 
 from ..cadences import scope_from_tags
 from ..checks.block_join import build_block_consistency
@@ -20,6 +23,7 @@ from ..checks.scoped import context_blocks, scoped_block_findings, scoped_nft_fi
 from ..recording import record_findings, rehydrated_block_numbers
 from ..repairs.plan import resolve_repairs
 from ..snapshots import BLOCK_SNAPSHOTS, NFT_SNAPSHOTS
+from .outcome import outcome_check_specs, outcome_checks
 from .resources import SettingsResource
 
 GROUP = "consistency"
@@ -105,6 +109,7 @@ def block_findings(
     kinds={"parquet", "sql"},
     description="All findings of the run, each failing one's repair as the repair plan has it; written to the findings"
     " and consistency_checks tables (audit).",
+    check_specs=outcome_check_specs(),
 )
 def consistency_findings(
     context: AssetExecutionContext,
@@ -113,7 +118,7 @@ def consistency_findings(
     block_findings: pd.DataFrame,
     nft_consistency: pd.DataFrame,
     block_consistency: pd.DataFrame,
-) -> Output[pd.DataFrame]:
+) -> Iterator[Output[pd.DataFrame] | AssetCheckResult]:
     scope = scope_from_tags(context.run.tags)
     loaded = settings.load()
     findings = concat_findings([nft_findings, block_findings])  # both already home_entities_only
@@ -125,7 +130,8 @@ def consistency_findings(
     written = record_findings(loaded, context.run_id, cadence, findings, nft_consistency, judged_blocks,
                               context.log, metrics=metrics)  # fmt: skip
     shard = {"shard": scope.shard.key, "judges_population": scope.judges_population} if scope.shard else {}
-    return Output(findings, metadata={**finding_counts(findings), **written, "cadence": cadence, **shard})
+    yield Output(findings, metadata={**finding_counts(findings), **written, "cadence": cadence, **shard})
+    yield from outcome_checks(findings, nft_consistency)
 
 
 CONSISTENCY_ASSETS = [nft_consistency, nft_findings, block_consistency, block_findings, consistency_findings]

@@ -16,6 +16,7 @@ import asyncio
 
 import pandas as pd
 from dagster import (
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
     AssetKey,
@@ -43,6 +44,10 @@ def deep_variant(original: AssetsDefinition) -> AssetsDefinition:
     ins = {
         name: AssetIn(key=AssetKey([PREFIX, *upstream.path])) for name, upstream in original.keys_by_input_name.items()
     }
+    checks = [  # consistency_findings' outcome checks
+        AssetCheckSpec(check.name, asset=AssetKey([PREFIX, *key.path]), description=check.description)
+        for check in original.check_specs
+    ]
     return asset(
         name=key.path[-1],
         key_prefix=[PREFIX],
@@ -51,6 +56,7 @@ def deep_variant(original: AssetsDefinition) -> AssetsDefinition:
         group_name=f"{PREFIX}_{spec.group_name or 'default'}",
         description=f"Deep scan, one shard per partition. {spec.description or ''}".strip(),
         kinds=set(spec.kinds),
+        check_specs=checks or None,
     )(original.op.compute_fn.decorated_fn)
 
 

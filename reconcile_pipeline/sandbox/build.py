@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .block_world import build_block_world
 from .faults_block import BLOCK_FAULTS, TAMPER_KINDS, BlockPicker, plan_tampering
-from .faults_nft import NFT_FAULTS, NoVictim, VictimPicker
+from .faults_nft import ADDS_NFTS, NFT_FAULTS, NoVictim, VictimPicker
 from .nft_world import build_nft_world
 from .worlddata import WorldData, WorldSpec
 
@@ -53,6 +53,16 @@ def build_world(spec: WorldSpec) -> WorldData:
     world.skipped_faults.extend(skipped)
     _apply(world, BLOCK_FAULTS, faults, blocks)
     return world
+
+
+def nft_count(world: WorldData) -> str:
+    """``"40 NFTs"``, or with the faults that added some: ``"41 NFTs (40 asked, +1: DB_DUPLICATE_MINT ...)"``."""
+    extra = len(world.nfts) - world.spec.nfts
+    if extra <= 0:
+        return f"{len(world.nfts)} NFTs"
+    injected = {entry["fault"] for entry in world.faults}
+    why = "; ".join(f"{fault} adds {reason}" for fault, reason in ADDS_NFTS.items() if fault in injected)
+    return f"{len(world.nfts)} NFTs ({world.spec.nfts} asked, +{extra}: {why or 'added by the faults'})"
 
 
 def manifest(world: WorldData, endpoints: dict | None = None) -> dict:

@@ -210,6 +210,10 @@ def db_stuck_pending(world: WorldData, _: VictimPicker) -> list[dict]:
     ]
 
 
+# faults that add an NFT to the world (so a world has more NFTs than asked): why, for `world up` to say
+ADDS_NFTS = {"DB_DUPLICATE_MINT": "a second completed mint for one wallet and level"}
+
+
 def db_duplicate_mint(world: WorldData, pick: VictimPicker) -> list[dict]:
     nft = pick.take()
     twin = make_nft(world, 10_000 + nft.index, nft.level, nft.image_cid, wallet=nft.wallet)
