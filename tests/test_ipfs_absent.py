@@ -5,7 +5,6 @@ its circuit breaker; a gateway that serves no control CID (or refuses connection
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +14,7 @@ from reconcile_pipeline.layers.http import RetryPolicy
 from reconcile_pipeline.layers.ipfs import IpfsGatewayClient, ObjectRead
 from reconcile_pipeline.layers.unixfs import unixfs_cid
 from reconcile_pipeline.sandbox.ipfs import ABSENT_MODES, ContentStore, GatewayServer
+from tests.gatewaykit import gateway_servers
 
 FAST = RetryPolicy(attempts=2, base_delay_s=0.01, max_delay_s=0.05)
 TIMEOUT_S = 0.3  # the hang of a gateway searching for absent content ends at the client's timeout
@@ -23,14 +23,7 @@ FAILURES = 5
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[ContentStore, list[GatewayServer]]]:
-    store = ContentStore()
-    gateways = [GatewayServer(store, name=f"gw{i}").start() for i in range(2)]
-    yield store, gateways
-    stoppers = [threading.Thread(target=g.stop) for g in gateways]
-    for thread in stoppers:
-        thread.start()
-    for thread in stoppers:
-        thread.join()
+    yield from gateway_servers(2)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ verified, whether the gateway sends the block (Helia, Kubo) or ignores the raw r
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +17,7 @@ from reconcile_pipeline.layers.unixfs import unixfs_cid
 from reconcile_pipeline.sandbox.httpserver import Response
 from reconcile_pipeline.sandbox.ipfs import ContentStore, GatewayServer
 from reconcile_pipeline.sandbox.ipfs_blocks import root_block
+from tests.gatewaykit import gateway_servers
 
 FAST = RetryPolicy(attempts=2, base_delay_s=0.01, max_delay_s=1.0)
 SMALL = b'{"name":"Gold #1","level":"Gold"}'
@@ -26,14 +26,7 @@ BIG = bytes(range(256)) * 2500  # 640,000 bytes: three 256 KiB chunks under a sm
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[ContentStore, list[GatewayServer]]]:
-    store = ContentStore()
-    gateways = [GatewayServer(store, name=f"gw{i}").start() for i in range(3)]
-    yield store, gateways
-    stoppers = [threading.Thread(target=g.stop) for g in gateways]
-    for thread in stoppers:
-        thread.start()
-    for thread in stoppers:
-        thread.join()
+    yield from gateway_servers(3)
 
 
 @pytest.fixture
