@@ -225,7 +225,7 @@ def test_help_describes_every_command_on_one_line(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    commands = ["world", "demo", "run", "blocks", "ui", "alerts", "bench", "repair", "report", "prune"]
+    commands = ["world", "demo", "run", "verify", "blocks", "ui", "alerts", "bench", "repair", "report", "prune"]
     listed = {line.split()[0]: line for line in out.splitlines() if line.startswith("    ") and line.strip()}
     assert set(listed) == set(commands)
     for command in commands:
