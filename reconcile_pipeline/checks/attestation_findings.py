@@ -53,9 +53,10 @@ def topic_findings(
     out += [_finding("ATTESTATION_INVALID", "topic_message", f"{topic}#{i.sequence_number}", reason=i.reason)
             for i in invalid]  # fmt: skip
     hidden_until = _hidden_until(messages, verdict)
+    created = {(r.entity_type, r.entity_id): r.created_ns for r in records}
     for v in judge_records(records, attestations, allowed_signers=allowed_signers, max_delay_s=max_delay_s):
         status, details = "fail", dict(v.details)
-        if v.problem == "missing" and _could_be_hidden(v.entity_type, v.entity_id, records, hidden_until):
+        if v.problem == "missing" and _could_be_hidden(created.get((v.entity_type, v.entity_id)), hidden_until):
             status = "unknown"
             details["reason"] = "the topic does not show every message: its attestation may be among them"
         out.append(_finding(_PROBLEMS[v.problem], v.entity_type, v.entity_id, status, **details))
@@ -72,11 +73,9 @@ def _hidden_until(messages: list[TopicMessage], verdict: object) -> int | None:
     return max(bounds) if bounds else None
 
 
-def _could_be_hidden(entity_type: str, entity_id: str, records: Iterable[AttestedRecord], until: int | None) -> bool:
-    if until is None:
-        return False
-    record = next((r for r in records if (r.entity_type, r.entity_id) == (entity_type, entity_id)), None)
-    return record is None or record.created_ns is None or record.created_ns <= until
+def _could_be_hidden(created_ns: int | None, until: int | None) -> bool:
+    """Whether a record created at ``created_ns`` (None: unknown) may have its attestation among what is hidden."""
+    return until is not None and (created_ns is None or created_ns <= until)
 
 
 def pin_findings(

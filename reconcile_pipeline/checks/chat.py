@@ -64,9 +64,11 @@ def _node_findings(node: NodeRead, snapshot: ChatSnapshot, now: datetime, max_ag
     primary = snapshot.primary_rows
     verdicts = check_currency(node.name, node.status, now, max_age_s)
     through = judged_through(node.status, primary)
-    complete = node.digest is not None and not check_completeness(node.name, node.digest, primary, through)
-    if node.digest is not None and not complete:
-        verdicts += check_completeness(node.name, node.digest, primary, through, node.listing)
+    incomplete = [] if node.digest is None else check_completeness(
+        node.name, node.digest, primary, through, node.listing
+    )
+    verdicts += incomplete
+    complete = node.digest is not None and not incomplete
     if node.proofs is not None and complete:  # an incomplete node's root differs anyway: one finding, not two
         verdicts += check_proofs(node.name, node.proofs, primary, node.sampled)
     return [_finding(_BACKUP_PROBLEMS[v.problem], "backup_node", v.node, **v.details) for v in verdicts]

@@ -123,7 +123,8 @@ class SqlBackend:
         self._hashed = (f"SELECT {self.dialect.key_hash(self._key)} AS kh, md5({self.dialect.row_text(columns)}) AS rh,"
                         f" CAST({self._key} AS TEXT) AS k FROM {_quote(table.name)}")  # fmt: skip
 
-    def _run(self, sql: str, params: dict | None = None) -> list:
+    def query(self, sql: str, params: dict | None = None) -> list:
+        """Rows of one statement on this side (a read failure in the LayerError tree)."""
         self.queries += 1
         try:
             with self.engine.connect() as connection:
@@ -138,25 +139,25 @@ class SqlBackend:
     def row_count(self) -> int:
         """The row count, or PostgreSQL's planner estimate when it has one (it only sizes the buckets)."""
         if self.dialect is POSTGRESQL:
-            estimate = self._run("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)", {"t": self.table.name})
+            estimate = self.query("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)", {"t": self.table.name})
             if estimate and estimate[0][0] is not None and estimate[0][0] >= 0:
                 return int(estimate[0][0])
-        return int(self._run(f"SELECT count(*) FROM {_quote(self.table.name)}")[0][0])
+        return int(self.query(f"SELECT count(*) FROM {_quote(self.table.name)}")[0][0])
 
     def bucket_digests(self, digits: int, within: Sequence[str] = ()) -> dict[str, BucketDigest]:
         lo, hi = self.dialect.piece("rh", 1), self.dialect.piece("rh", 9)
         select = f"SELECT substr(kh, 1, {digits}) AS b, count(*), sum({lo}), sum({hi}) FROM ({self._hashed}) s"
         if not within:
-            return _digests(self._run(f"{select} GROUP BY b"))
+            return _digests(self.query(f"{select} GROUP BY b"))
         out: dict[str, BucketDigest] = {}
         for where, params in _in_clauses(f"substr(kh, 1, {len(within[0])})", within):
-            out.update(_digests(self._run(f"{select} WHERE {where} GROUP BY b", params)))
+            out.update(_digests(self.query(f"{select} WHERE {where} GROUP BY b", params)))
         return out
 
     def row_hashes(self, digits: int, buckets: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for where, params in _in_clauses(f"substr(kh, 1, {digits})", buckets):
-            out.update((str(k), str(h)) for k, h in self._run(f"SELECT k, rh FROM ({self._hashed}) s WHERE {where}",
+            out.update((str(k), str(h)) for k, h in self.query(f"SELECT k, rh FROM ({self._hashed}) s WHERE {where}",
                                                               params))  # fmt: skip
         return out
 
@@ -165,7 +166,7 @@ class SqlBackend:
         listed = ", ".join(f"CAST({_quote(c)} AS TEXT)" for c in columns)
         out: dict[str, dict[str, str | None]] = {}
         for where, params in _in_clauses(f"CAST({self._key} AS TEXT)", keys):
-            for row in self._run(f"SELECT {listed} FROM {_quote(self.table.name)} WHERE {where}", params):
+            for row in self.query(f"SELECT {listed} FROM {_quote(self.table.name)} WHERE {where}", params):
                 out[str(row[0])] = dict(zip(columns, row, strict=True))
         return out
 

@@ -59,7 +59,7 @@ def _high_water(replica: SqlBackend, excluded: set[str]) -> str | None:
     stamp proves nothing about how far replication got)."""
     newest = (f'SELECT CAST(id AS TEXT), updated_at FROM "{replica.table.name}" WHERE updated_at IS NOT NULL '
               "ORDER BY updated_at DESC LIMIT :n")
-    rows = replica._run(newest, {"n": len(excluded) + 1})
+    rows = replica.query(newest, {"n": len(excluded) + 1})
     return next((stamp for key, stamp in rows if key not in excluded), None)
 
 

@@ -46,7 +46,7 @@ class ChatSnapshot:
 
 
 def _read_primary(primary: SqlBackend) -> list[ChainRecord]:
-    rows = primary._run('SELECT id, seq, data, prev_hash, hash FROM "chat_records" ORDER BY seq')
+    rows = primary.query('SELECT id, seq, data, prev_hash, hash FROM "chat_records" ORDER BY seq')
     return [ChainRecord(str(i), int(s), str(d), str(p), str(h)) for i, s, d, p, h in rows]
 
 
